@@ -1,0 +1,152 @@
+import { onAbort, type Remover } from './abort.js';
+
+/** What `fn` receives. */
+export interface ExecutionContext {
+  /** Aborted on timeout or caller abort. Created on first read: unread, it costs nothing. */
+  readonly signal: AbortSignal;
+  /** 1 = first call, 2 = first retry, … */
+  readonly attempt: number;
+}
+
+export interface ExecuteOptions {
+  readonly signal?: AbortSignal;
+}
+
+export type UserFunction<T = unknown> = (ctx: ExecutionContext) => T | PromiseLike<T>;
+
+/** Runs the rest of a pipeline (the inner policies, then `fn`) for one call. */
+export type Next = (ctx: CallContext) => Promise<unknown>;
+
+const noop: Remover = () => {};
+
+/**
+ * The per-call state that flows through a pipeline. Three shapes share this class:
+ * - the root, made by `execute`: aborts when the caller's signal does;
+ * - an attempt (made by retry): the same abort state as its parent, another `attempt`;
+ * - a scope (made by timeout): aborts when its parent does or when `abort` is called.
+ *
+ * Policies that wait (queue, backoff, rate-limit wait) subscribe with `onAbort`, which uses
+ * plain callbacks: an AbortSignal is only created when `fn` reads `ctx.signal`.
+ */
+export class CallContext implements ExecutionContext {
+  attempt: number;
+  private controller: AbortController | undefined = undefined;
+  /** Only scopes abort by themselves. */
+  private ownAborted = false;
+  private ownReason: unknown = undefined;
+  private ownCallbacks: Array<(reason: unknown) => void> | undefined = undefined;
+  private signalDetach: Remover | undefined = undefined;
+
+  private constructor(
+    readonly fn: UserFunction,
+    private readonly parent: CallContext | undefined,
+    private readonly callerSignal: AbortSignal | undefined,
+    private readonly isScope: boolean,
+    attempt: number,
+  ) {
+    this.attempt = attempt;
+  }
+
+  static root(fn: UserFunction, callerSignal: AbortSignal | undefined): CallContext {
+    return new CallContext(fn, undefined, callerSignal, false, 1);
+  }
+
+  /** Same abort state, another attempt number (retry). */
+  withAttempt(attempt: number): CallContext {
+    return new CallContext(this.fn, this, undefined, false, attempt);
+  }
+
+  /** A child that can also be aborted by itself (timeout). Call `dispose` when it settles. */
+  scope(): CallContext {
+    return new CallContext(this.fn, this, undefined, true, this.attempt);
+  }
+
+  get aborted(): boolean {
+    if (this.ownAborted) return true;
+    if (this.parent !== undefined) return this.parent.aborted;
+    return this.callerSignal !== undefined && this.callerSignal.aborted;
+  }
+
+  get reason(): unknown {
+    if (this.ownAborted) return this.ownReason;
+    if (this.parent !== undefined) return this.parent.reason;
+    return this.callerSignal?.reason;
+  }
+
+  /** True when the caller (not a timeout of ours) gave up. */
+  get callerAborted(): boolean {
+    if (this.parent !== undefined) return this.parent.callerAborted;
+    return this.callerSignal !== undefined && this.callerSignal.aborted;
+  }
+
+  /** Calls `callback(reason)` once when this context aborts. Returns the remover. */
+  onAbort(callback: (reason: unknown) => void): Remover {
+    if (!this.isScope) {
+      if (this.parent !== undefined) return this.parent.onAbort(callback);
+      return this.callerSignal === undefined ? noop : onAbort(this.callerSignal, callback);
+    }
+    let done = false;
+    const once = (reason: unknown): void => {
+      if (done) return;
+      done = true;
+      removeParent();
+      this.removeOwn(once);
+      callback(reason);
+    };
+    const removeParent = this.parent!.onAbort(once);
+    (this.ownCallbacks ??= []).push(once);
+    return () => {
+      done = true;
+      removeParent();
+      this.removeOwn(once);
+    };
+  }
+
+  private removeOwn(callback: (reason: unknown) => void): void {
+    const list = this.ownCallbacks;
+    if (list === undefined) return;
+    const index = list.indexOf(callback);
+    if (index !== -1) list.splice(index, 1);
+  }
+
+  /** Aborts a scope with `reason` (a timeout). Idempotent. */
+  abort(reason: unknown): void {
+    if (this.ownAborted || this.aborted) return;
+    this.ownAborted = true;
+    this.ownReason = reason;
+    const list = this.ownCallbacks;
+    this.ownCallbacks = undefined;
+    if (list !== undefined) for (const callback of list) callback(reason);
+    if (this.controller !== undefined) this.controller.abort(reason);
+  }
+
+  /** Releases what reading `signal` attached to the caller's signal. */
+  dispose(): void {
+    const detach = this.signalDetach;
+    if (detach !== undefined) {
+      this.signalDetach = undefined;
+      detach();
+    }
+  }
+
+  get signal(): AbortSignal {
+    if (!this.isScope) {
+      if (this.parent !== undefined) return this.parent.signal;
+      if (this.callerSignal !== undefined) return this.callerSignal;
+    }
+    let controller = this.controller;
+    if (controller === undefined) {
+      controller = new AbortController();
+      this.controller = controller;
+      if (this.isScope) {
+        if (this.aborted) controller.abort(this.reason);
+        else {
+          const c = controller;
+          // Parent aborts reach this signal; own aborts call controller.abort directly.
+          this.signalDetach = this.parent!.onAbort((reason) => c.abort(reason));
+        }
+      }
+    }
+    return controller.signal;
+  }
+}

@@ -1,0 +1,121 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
+
+// Telemetry that costs nothing when nobody listens: a policy asks `wants(event)` before it
+// reads the clock or builds an event object, and only then calls `emit`.
+
+export type Listener<E> = (event: E) => void;
+
+/** Payloads of the events every policy may emit (DESIGN §5a). */
+export interface SuccessEvent {
+  readonly durationMs: number;
+}
+export interface FailureEvent {
+  readonly durationMs: number;
+  readonly error: unknown;
+}
+export type RejectionReason = 'circuit-open' | 'bulkhead-full' | 'rate-limited';
+export interface RejectedEvent {
+  readonly reason: RejectionReason;
+  readonly error: unknown;
+}
+export interface TimeoutEvent {
+  readonly timeoutMs: number;
+  readonly durationMs: number;
+}
+export interface RetryEvent {
+  /** The attempt about to start: 2 for the first retry. */
+  readonly attempt: number;
+  readonly delayMs: number;
+  /** What failed: the thrown value, or undefined when a result was judged a failure. */
+  readonly error: unknown;
+  /** The result judged a failure by `handleResult`, when that was the cause. */
+  readonly result?: unknown;
+}
+export interface StateChangeEvent<S extends string = string> {
+  readonly from: S;
+  readonly to: S;
+}
+
+export interface CallEvents {
+  success: SuccessEvent;
+  failure: FailureEvent;
+}
+
+type EventMap = object;
+type ListenerTable<M> = { [K in keyof M]?: Listener<M[K]>[] };
+
+/** Channels are looked up once per event name (diagnostics_channel caches them too). */
+const channels = new Map<string, diagnosticsChannel.Channel>();
+function channelFor(event: string): diagnosticsChannel.Channel {
+  let channel = channels.get(event);
+  if (channel === undefined) {
+    channel = diagnosticsChannel.channel(`breakwater:${event}`);
+    channels.set(event, channel);
+  }
+  return channel;
+}
+
+export class EventHub<M extends EventMap> {
+  private readonly listeners: ListenerTable<M> = {};
+  /** Number of local listeners over all events; lets `wants` skip the table when 0. */
+  private count = 0;
+  private readonly channels: Record<string, diagnosticsChannel.Channel | undefined> = {};
+
+  constructor(private readonly policyName: () => string) {}
+
+  /** True when emitting `event` would reach someone; call before building the payload. */
+  wants<K extends keyof M & string>(event: K): boolean {
+    if (this.count !== 0 && this.listeners[event] !== undefined) return true;
+    let channel = this.channels[event];
+    if (channel === undefined) channel = this.channels[event] = channelFor(event);
+    return channel.hasSubscribers;
+  }
+
+  /** True when any local listener is attached (whatever its event). */
+  get hasListeners(): boolean {
+    return this.count !== 0;
+  }
+
+  on<K extends keyof M & string>(event: K, listener: Listener<M[K]>): () => void {
+    if (typeof listener !== 'function') {
+      throw new TypeError(`breakwater: listener for "${event}" must be a function, received ${typeof listener}`);
+    }
+    const existing = this.listeners[event];
+    // Copy-on-write: an emit in progress keeps iterating the array it started with.
+    this.listeners[event] = existing === undefined ? [listener] : [...existing, listener];
+    this.count++;
+    let attached = true;
+    return () => {
+      if (!attached) return;
+      attached = false;
+      const current = this.listeners[event];
+      if (current === undefined) return;
+      const index = current.indexOf(listener);
+      if (index === -1) return;
+      this.count--;
+      if (current.length === 1) delete this.listeners[event];
+      else this.listeners[event] = current.filter((_, i) => i !== index);
+    };
+  }
+
+  emit<K extends keyof M & string>(event: K, payload: M[K]): void {
+    const list = this.listeners[event];
+    if (list !== undefined) {
+      for (const listener of list) {
+        try {
+          listener(payload);
+        } catch {
+          // A throwing listener never changes an outcome (peer failure mode #10).
+        }
+      }
+    }
+    const channel = channelFor(event);
+    if (channel.hasSubscribers) {
+      try {
+        channel.publish({ policy: this.policyName(), event, ...(payload as object) });
+      } catch {
+        // diagnostics_channel rethrows subscriber errors asynchronously; nothing to do here.
+      }
+    }
+  }
+}

@@ -1,0 +1,21 @@
+import type { Clock } from './clock.js';
+import type { CallContext } from './context.js';
+
+/**
+ * Waits `ms` on `clock`, or rejects with the abort reason as soon as `ctx` aborts (caller
+ * abort or an outer timeout). The timer and the abort subscription never outlive the wait.
+ */
+export function sleep(clock: Clock, ms: number, ctx: CallContext): Promise<void> {
+  if (ctx.aborted) return Promise.reject(ctx.reason);
+  return new Promise<void>((resolve, reject) => {
+    let detach: () => void = () => {};
+    const timer = clock.setTimeout(() => {
+      detach();
+      resolve();
+    }, ms);
+    detach = ctx.onAbort((reason) => {
+      clock.clearTimeout(timer);
+      reject(reason);
+    });
+  });
+}

@@ -1,0 +1,114 @@
+// Construction-time option checks. Messages name the option and the value received, so a
+// typo in a config file is found at start-up, not during an incident.
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return value.toString();
+  if (value === null || typeof value !== 'object') return String(value);
+  try {
+    return JSON.stringify(value) ?? Object.prototype.toString.call(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+export interface NumberRule {
+  /** Smallest allowed value (inclusive unless `above` is set). */
+  min?: number;
+  /** Strictly greater than this. */
+  above?: number;
+  max?: number;
+  integer?: boolean;
+  /** Allow Infinity (never allowed by default). */
+  infinite?: boolean;
+}
+
+export function checkNumber(option: string, value: unknown, rule: NumberRule = {}): number {
+  if (typeof value !== 'number') {
+    throw new TypeError(`breakwater: option "${option}" must be a number, received ${show(value)}`);
+  }
+  const bad =
+    Number.isNaN(value) ||
+    (!rule.infinite && !Number.isFinite(value)) ||
+    (rule.integer === true && Number.isFinite(value) && !Number.isInteger(value)) ||
+    (rule.min !== undefined && value < rule.min) ||
+    (rule.above !== undefined && value <= rule.above) ||
+    (rule.max !== undefined && value > rule.max);
+  if (bad) {
+    const parts: string[] = [];
+    if (rule.integer) parts.push('an integer');
+    else parts.push('a finite number');
+    if (rule.above !== undefined) parts.push(`> ${rule.above}`);
+    if (rule.min !== undefined) parts.push(`>= ${rule.min}`);
+    if (rule.max !== undefined) parts.push(`<= ${rule.max}`);
+    throw new RangeError(
+      `breakwater: option "${option}" must be ${parts.join(' ')}, received ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+export function optionalNumber(
+  option: string,
+  value: unknown,
+  fallback: number,
+  rule: NumberRule = {},
+): number {
+  return value === undefined ? fallback : checkNumber(option, value, rule);
+}
+
+export function checkFunction<F>(option: string, value: unknown): F {
+  if (typeof value !== 'function') {
+    throw new TypeError(`breakwater: option "${option}" must be a function, received ${show(value)}`);
+  }
+  return value as F;
+}
+
+export function optionalFunction<F>(option: string, value: unknown): F | undefined {
+  return value === undefined ? undefined : checkFunction<F>(option, value);
+}
+
+export function checkOptionsObject(kind: string, value: unknown, required: boolean): Record<string, unknown> {
+  if (value === undefined && !required) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`breakwater: ${kind} options must be an object, received ${show(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function checkName(value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`breakwater: option "name" must be a non-empty string, received ${show(value)}`);
+  }
+  return value;
+}
+
+export function checkOneOf<T extends string>(option: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new RangeError(
+      `breakwater: option "${option}" must be one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}, received ${show(value)}`,
+    );
+  }
+  return value as T;
+}
+
+export function checkClock(value: unknown): void {
+  if (value === undefined) return;
+  const c = value as Record<string, unknown>;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    typeof c['now'] !== 'function' ||
+    typeof c['setTimeout'] !== 'function' ||
+    typeof c['clearTimeout'] !== 'function'
+  ) {
+    throw new TypeError(
+      `breakwater: option "clock" must have now(), setTimeout() and clearTimeout(), received ${show(value)}`,
+    );
+  }
+}
+
+export { show as describeValue };

@@ -1,0 +1,65 @@
+import type { CallContext, Next } from '../core/context.js';
+import type { FailureEvent, SuccessEvent } from '../core/events.js';
+import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
+import { PolicyBase, RUN } from '../core/policy.js';
+import { checkName, checkOptionsObject } from '../core/validate.js';
+
+export interface FallbackOptions {
+  /** Which errors get the fallback. Default: all, except after the caller aborted. */
+  handle?: ErrorFilter;
+  /** Results that get replaced by the fallback too. Default: none. */
+  handleResult?: ResultFilter;
+  name?: string;
+}
+
+export interface FallbackEvents {
+  /** The fallback answered instead of `fn`; `error` is what it replaced (a thrown value or a result). */
+  fallback: { readonly error: unknown };
+  success: SuccessEvent;
+  failure: FailureEvent;
+}
+
+/**
+ * Answers with `value` (or `value(error)`) when the call fails. A function is called with the
+ * thrown value, or with the result that `handleResult` judged a failure.
+ */
+export function fallback<T>(
+  value: T | ((error: unknown) => T | PromiseLike<T>),
+  options?: FallbackOptions,
+): FallbackPolicy {
+  const opts = checkOptionsObject('fallback', options, false);
+  const { handle, handleResult } = readHandleOptions(opts);
+  const produce = typeof value === 'function' ? (value as (error: unknown) => unknown) : () => value;
+  return new FallbackPolicy(produce, handle, handleResult, checkName(opts['name'], 'fallback'));
+}
+
+export class FallbackPolicy extends PolicyBase<FallbackEvents> {
+  readonly kind = 'fallback';
+
+  constructor(
+    private readonly produce: (error: unknown) => unknown,
+    private readonly handle: ErrorFilter,
+    private readonly handleResult: ResultFilter | undefined,
+    name: string,
+  ) {
+    super(name);
+  }
+
+  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+    const { handleResult } = this;
+    return next(ctx).then(
+      handleResult === undefined
+        ? undefined
+        : (value: unknown) => (safeTest(handleResult, value) ? this.answer(value) : value),
+      (error: unknown) => {
+        if (ctx.callerAborted || !safeTest(this.handle, error)) throw error;
+        return this.answer(error);
+      },
+    );
+  }
+
+  private answer(replaced: unknown): unknown {
+    if (this.events.wants('fallback')) this.events.emit('fallback', { error: replaced });
+    return this.produce(replaced);
+  }
+}

@@ -1,0 +1,1 @@
+export { fallback, FallbackPolicy, type FallbackOptions, type FallbackEvents } from './fallback.js';

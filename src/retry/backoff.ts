@@ -1,0 +1,95 @@
+import { checkNumber, checkOneOf, checkOptionsObject } from '../core/validate.js';
+
+/** What a backoff needs to choose the next delay. */
+export interface BackoffInput {
+  /** 1 for the wait before the first retry, 2 before the second, … */
+  readonly retry: number;
+  /** The previous delay (0 before the first retry). */
+  readonly previousDelayMs: number;
+  /** Returns a number in [0, 1). */
+  readonly random: () => number;
+}
+
+/**
+ * A stateless delay schedule: one instance can serve any number of policies and calls.
+ * `delayMs` returns a finite number in `[0, maxMs]` for every input.
+ */
+export interface Backoff {
+  readonly maxMs: number;
+  delayMs(input: BackoffInput): number;
+}
+
+export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
+
+export interface ExponentialBackoffOptions {
+  initialMs?: number;
+  maxMs?: number;
+  factor?: number;
+  jitter?: Jitter;
+}
+
+function unit(random: () => number): number {
+  const r = random();
+  // A random source outside [0, 1) (or NaN) must not push a delay out of bounds.
+  return r >= 0 && r < 1 ? r : r >= 1 ? 1 : 0;
+}
+
+function clamp(value: number, maxMs: number): number {
+  return value >= 0 ? (value <= maxMs ? value : maxMs) : 0;
+}
+
+export function constantBackoff(ms: number): Backoff {
+  checkNumber('ms', ms, { min: 0 });
+  return Object.freeze({ maxMs: ms, delayMs: () => ms });
+}
+
+/**
+ * `initialMs · factor^(retry−1)`, capped at `maxMs`, with jitter:
+ * - `none`: exactly that; `full`: uniform in [0, d]; `equal`: uniform in [d/2, d];
+ * - `decorrelated`: uniform in [initialMs, 3 · previous] (AWS "decorrelated jitter"), capped.
+ */
+export function exponentialBackoff(options?: ExponentialBackoffOptions): Backoff {
+  const opts = checkOptionsObject('exponentialBackoff', options, false);
+  const initialMs = opts['initialMs'] === undefined ? 100 : checkNumber('initialMs', opts['initialMs'], { min: 0 });
+  const maxMs = opts['maxMs'] === undefined ? Math.max(30_000, initialMs) : checkNumber('maxMs', opts['maxMs'], { min: 0 });
+  const factor = opts['factor'] === undefined ? 2 : checkNumber('factor', opts['factor'], { min: 1 });
+  const jitter = opts['jitter'] === undefined ? 'full' : checkOneOf<Jitter>('jitter', opts['jitter'], ['none', 'full', 'equal', 'decorrelated']);
+  if (initialMs > maxMs) {
+    throw new RangeError(`breakwater: option "initialMs" (${initialMs}) must not exceed "maxMs" (${maxMs})`);
+  }
+
+  const ceiling = (retry: number): number => {
+    if (initialMs === 0) return 0;
+    // factor^(retry-1) overflows to Infinity for large retries; min() then yields maxMs.
+    const exact = initialMs * factor ** Math.max(0, retry - 1);
+    return exact < maxMs ? exact : maxMs;
+  };
+
+  const delayMs = (input: BackoffInput): number => {
+    switch (jitter) {
+      case 'none':
+        return ceiling(input.retry);
+      case 'full':
+        return clamp(unit(input.random) * ceiling(input.retry), maxMs);
+      case 'equal': {
+        const d = ceiling(input.retry);
+        return clamp(d / 2 + (unit(input.random) * d) / 2, maxMs);
+      }
+      case 'decorrelated': {
+        const previous = input.previousDelayMs > initialMs ? input.previousDelayMs : initialMs;
+        const upper = previous * 3 < maxMs ? previous * 3 : maxMs;
+        return clamp(initialMs + unit(input.random) * (upper - initialMs), maxMs);
+      }
+    }
+  };
+  return Object.freeze({ maxMs, delayMs });
+}
+
+export function isBackoff(value: unknown): value is Backoff {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Backoff).delayMs === 'function' &&
+    typeof (value as Backoff).maxMs === 'number'
+  );
+}

@@ -1,0 +1,1 @@
+export { timeout, TimeoutPolicy, type TimeoutOptions, type TimeoutEvents } from './timeout.js';

@@ -1,0 +1,119 @@
+import { systemClock, type Clock } from '../core/clock.js';
+import type { CallContext, Next } from '../core/context.js';
+import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
+import { TimeoutError } from '../core/errors.js';
+import type { FailureEvent, SuccessEvent, TimeoutEvent } from '../core/events.js';
+import { PolicyBase, RUN } from '../core/policy.js';
+import { checkClock, checkName, checkNumber, checkOptionsObject } from '../core/validate.js';
+
+export interface TimeoutOptions {
+  clock?: Clock;
+  name?: string;
+}
+
+export interface TimeoutEvents {
+  success: SuccessEvent;
+  failure: FailureEvent;
+  timeout: TimeoutEvent;
+}
+
+/**
+ * Rejects with `TimeoutError` after `ms` without waiting for `fn`, and aborts `ctx.signal`
+ * with that error. A late result or rejection of `fn` is swallowed.
+ */
+export function timeout(ms: number, options?: TimeoutOptions): TimeoutPolicy {
+  checkNumber('ms', ms, { above: 0 });
+  const opts = checkOptionsObject('timeout', options, false);
+  checkClock(opts['clock']);
+  return new TimeoutPolicy(ms, (opts['clock'] as Clock | undefined) ?? systemClock, checkName(opts['name'], 'timeout'));
+}
+
+/** One call in flight: it is its own deadline entry, so a call costs one object and one promise. */
+class TimedCall extends DeadlineEntry {
+  done = false;
+  resolve!: (value: unknown) => void;
+  reject!: (error: unknown) => void;
+  detachCaller: () => void = noop;
+  startedAt = 0;
+
+  constructor(
+    readonly policy: TimeoutPolicy,
+    readonly scope: CallContext,
+  ) {
+    super();
+  }
+
+  expire(): void {
+    if (this.done) return;
+    this.finish();
+    const error = TimeoutError.fast(this.policy.ms);
+    this.scope.abort(error);
+    this.policy.onTimeout(this);
+    this.reject(error);
+  }
+
+  finish(): void {
+    this.done = true;
+    this.detachCaller();
+    this.scope.dispose();
+  }
+}
+
+const noop = (): void => {};
+
+export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
+  readonly kind = 'timeout';
+  private readonly deadlines: DeadlineQueue;
+
+  constructor(
+    readonly ms: number,
+    private readonly clock: Clock,
+    name: string,
+  ) {
+    super(name);
+    this.deadlines = new DeadlineQueue(clock);
+  }
+
+  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+    const call = new TimedCall(this, ctx.scope());
+    const now = this.clock.now();
+    call.startedAt = now;
+    const promise = new Promise<unknown>((resolve, reject) => {
+      call.resolve = resolve;
+      call.reject = reject;
+    });
+    this.deadlines.add(call, now + this.ms);
+    call.detachCaller = ctx.onAbort((reason) => {
+      if (call.done) return;
+      this.deadlines.remove(call);
+      call.finish();
+      call.reject(reason);
+    });
+    next(call.scope).then(
+      (value) => {
+        if (call.done) return;
+        this.deadlines.remove(call);
+        call.finish();
+        if (this.events.wants('success')) this.events.emit('success', { durationMs: this.clock.now() - call.startedAt });
+        call.resolve(value);
+      },
+      (error: unknown) => {
+        if (call.done) return;
+        this.deadlines.remove(call);
+        call.finish();
+        if (this.events.wants('failure')) {
+          this.events.emit('failure', { durationMs: this.clock.now() - call.startedAt, error });
+        }
+        call.reject(error);
+      },
+    );
+    return promise;
+  }
+
+  /** @internal */
+  onTimeout(call: TimedCall): void {
+    if (this.events.wants('timeout')) {
+      this.events.emit('timeout', { timeoutMs: this.ms, durationMs: this.clock.now() - call.startedAt });
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import { afterEach, beforeEach, expect } from 'vitest';
+
+// Any unhandled rejection during a test fails that test (DESIGN §2: "No unhandledRejection, ever").
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+
+beforeEach(() => {
+  unhandled.length = 0;
+  process.on('unhandledRejection', onUnhandled);
+});
+
+afterEach(async () => {
+  // Rejections are reported after the microtask queue drains; give them two turns to show up.
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  process.off('unhandledRejection', onUnhandled);
+  expect(unhandled, 'unhandled rejections during the test').toEqual([]);
+});

@@ -1,0 +1,15 @@
+import { defineConfig } from 'tsup';
+
+// One entry per public subpath (DESIGN §1); keep in step with package.json "exports".
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    testing: 'src/testing/index.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  clean: true,
+  sourcemap: true,
+  target: 'node20',
+  treeshake: true,
+});
