@@ -122,6 +122,10 @@ export class CallContext implements ExecutionContext {
 
   /** Releases what reading `signal` attached to the caller's signal. */
   dispose(): void {
+    // The parent may have aborted in the same dispatch that got us here, before our link to
+    // it ran: make the signal agree before cutting the link.
+    const controller = this.controller;
+    if (controller !== undefined && !controller.signal.aborted && this.aborted) controller.abort(this.reason);
     const detach = this.signalDetach;
     if (detach !== undefined) {
       this.signalDetach = undefined;

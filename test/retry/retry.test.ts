@@ -1,0 +1,271 @@
+import { describe, expect, it } from 'vitest';
+import { constantBackoff, exponentialBackoff, retry, type RetryEvent } from '../../src/index.js';
+import { TestClock } from '../../src/testing/index.js';
+import { flush, getEventListeners, track } from '../helpers.js';
+
+describe('retry', () => {
+  it('retries exactly maxRetries times and rejects with the last error itself', async () => {
+    const clock = new TestClock();
+    const errors = [new Error('1'), new Error('2'), new Error('3'), new Error('4')];
+    let calls = 0;
+    const call = track(
+      retry({ maxRetries: 3, backoff: constantBackoff(10), clock }).execute(() => {
+        throw errors[calls++];
+      }),
+    );
+    await clock.advance(30);
+    expect(calls).toBe(4);
+    expect(call.error).toBe(errors[3]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('numbers attempts 1, 2, 3 in ctx.attempt', async () => {
+    const clock = new TestClock();
+    const attempts: number[] = [];
+    const call = track(
+      retry({ maxRetries: 2, backoff: constantBackoff(0), clock }).execute((ctx) => {
+        attempts.push(ctx.attempt);
+        if (ctx.attempt < 3) throw new Error('again');
+        return 'third time';
+      }),
+    );
+    await flush();
+    await flush();
+    expect(call.value).toBe('third time');
+    expect(attempts).toEqual([1, 2, 3]);
+  });
+
+  it('waits exactly the constant delay between attempts', async () => {
+    const clock = new TestClock();
+    const at: number[] = [];
+    const call = track(
+      retry({ maxRetries: 3, backoff: constantBackoff(250), clock }).execute(() => {
+        at.push(clock.now());
+        throw new Error('x');
+      }),
+    );
+    await clock.advance(1000);
+    expect(call.status).toBe('rejected');
+    expect(at).toEqual([0, 250, 500, 750]);
+  });
+
+  it('waits exactly initialMs·factor^n without jitter, capped at maxMs', async () => {
+    const clock = new TestClock();
+    const at: number[] = [];
+    const policy = retry({
+      maxRetries: 5,
+      backoff: exponentialBackoff({ initialMs: 100, factor: 3, maxMs: 2000, jitter: 'none' }),
+      clock,
+    });
+    const call = track(
+      policy.execute(() => {
+        at.push(clock.now());
+        throw new Error('x');
+      }),
+    );
+    await clock.advance(10_000);
+    expect(call.status).toBe('rejected');
+    // delays 100, 300, 900, 2000 (capped from 2700), 2000
+    expect(at).toEqual([0, 100, 400, 1300, 3300, 5300]);
+  });
+
+  it('uses exponentialBackoff() with full jitter by default', async () => {
+    const clock = new TestClock();
+    const delays: number[] = [];
+    const policy = retry({ maxRetries: 3, clock, random: () => 0.5 });
+    policy.on('retry', (e) => delays.push(e.delayMs));
+    const call = track(policy.execute(() => Promise.reject(new Error('x'))));
+    await clock.advance(1000);
+    expect(call.status).toBe('rejected');
+    expect(delays).toEqual([50, 100, 200]);
+  });
+
+  it('reports retries with the attempt about to start (2 for the first retry)', async () => {
+    const clock = new TestClock();
+    const events: RetryEvent[] = [];
+    const boom = new Error('boom');
+    const policy = retry({ maxRetries: 2, backoff: constantBackoff(5), clock });
+    policy.on('retry', (e) => events.push(e));
+    const call = track(policy.execute(() => Promise.reject(boom)));
+    await clock.advance(10);
+    expect(call.error).toBe(boom);
+    expect(events).toEqual([
+      { attempt: 2, delayMs: 5, error: boom },
+      { attempt: 3, delayMs: 5, error: boom },
+    ]);
+  });
+
+  it('does not retry errors that handle() rejects', async () => {
+    const clock = new TestClock();
+    let calls = 0;
+    const fatal = new TypeError('fatal');
+    const call = track(
+      retry({ maxRetries: 5, backoff: constantBackoff(1), handle: (e) => !(e instanceof TypeError), clock }).execute(
+        () => {
+          calls++;
+          throw fatal;
+        },
+      ),
+    );
+    await clock.advance(10);
+    expect(call.error).toBe(fatal);
+    expect(calls).toBe(1);
+  });
+
+  it('retries results that handleResult() marks as failures and returns the last one when exhausted', async () => {
+    const clock = new TestClock();
+    let calls = 0;
+    const call = track(
+      retry({
+        maxRetries: 2,
+        backoff: constantBackoff(1),
+        handleResult: (v) => (v as { status: number }).status >= 500,
+        clock,
+      }).execute(() => ({ status: 500 + calls++ })),
+    );
+    await clock.advance(10);
+    expect(call.value).toEqual({ status: 502 });
+    expect(calls).toBe(3);
+  });
+
+  it('stops when a handled result turns good', async () => {
+    const clock = new TestClock();
+    let calls = 0;
+    const call = track(
+      retry({ maxRetries: 5, backoff: constantBackoff(1), handleResult: (v) => v === 'busy', clock }).execute(() =>
+        ++calls < 3 ? 'busy' : 'ok',
+      ),
+    );
+    await clock.advance(10);
+    expect(call.value).toBe('ok');
+    expect(calls).toBe(3);
+  });
+
+  it('waits at least an error\'s retryAfterMs, capped by maxDelayMs', async () => {
+    const clock = new TestClock();
+    const at: number[] = [];
+    const call = track(
+      retry({ maxRetries: 2, backoff: constantBackoff(10), maxDelayMs: 5000, clock }).execute(() => {
+        at.push(clock.now());
+        throw Object.assign(new Error('busy'), { retryAfterMs: at.length === 1 ? 1000 : 1e9 });
+      }),
+    );
+    await clock.advance(10_000);
+    expect(call.status).toBe('rejected');
+    expect(at).toEqual([0, 1000, 6000]);
+  });
+
+  it.each([Number.NaN, -5, Infinity, '100'])('ignores a retryAfterMs of %s', async (retryAfterMs) => {
+    const clock = new TestClock();
+    const at: number[] = [];
+    const call = track(
+      retry({ maxRetries: 1, backoff: constantBackoff(10), clock }).execute(() => {
+        at.push(clock.now());
+        throw Object.assign(new Error('x'), { retryAfterMs });
+      }),
+    );
+    await clock.advance(100);
+    expect(call.status).toBe('rejected');
+    expect(at).toEqual([0, 10]);
+  });
+
+  it('rejects promptly with the caller reason when aborted during a backoff sleep (p-retry#97)', async () => {
+    const clock = new TestClock();
+    const controller = new AbortController();
+    let calls = 0;
+    const call = track(
+      retry({ maxRetries: 3, backoff: constantBackoff(10_000), clock }).execute(
+        () => {
+          calls++;
+          throw new Error('down');
+        },
+        { signal: controller.signal },
+      ),
+    );
+    await clock.advance(100);
+    const reason = new Error('user left');
+    controller.abort(reason);
+    await flush();
+    expect(call.error).toBe(reason);
+    expect(calls).toBe(1);
+    expect(clock.pending).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+    await clock.advance(100_000);
+    expect(calls).toBe(1);
+  });
+
+  it('does not retry once the caller aborted, and passes fn\'s own error through', async () => {
+    const clock = new TestClock();
+    const controller = new AbortController();
+    let calls = 0;
+    const fnError = new Error('fn saw the abort');
+    const call = track(
+      retry({ maxRetries: 3, backoff: constantBackoff(0), clock }).execute(
+        () => {
+          calls++;
+          controller.abort();
+          throw fnError;
+        },
+        { signal: controller.signal },
+      ),
+    );
+    await flush();
+    expect(call.error).toBe(fnError);
+    expect(calls).toBe(1);
+  });
+
+  it('keeps no listener on the caller signal after 10,000 calls', async () => {
+    const controller = new AbortController();
+    const policy = retry({ maxRetries: 1, backoff: constantBackoff(0) });
+    let n = 0;
+    for (let i = 0; i < 10_000; i++) {
+      await policy.execute(() => (n++ % 2 === 0 ? Promise.reject(new Error('odd')) : 'ok'), { signal: controller.signal });
+    }
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it.each([
+    [{ maxRetries: -1 }, /"maxRetries"/],
+    [{ maxRetries: 1.5 }, /"maxRetries"/],
+    [{ maxRetries: Number.NaN }, /"maxRetries"/],
+    [{ maxRetries: '3' }, /"maxRetries"/],
+    [{}, /"maxRetries"/],
+    [{ maxRetries: 1, maxDelayMs: -1 }, /"maxDelayMs"/],
+    [{ maxRetries: 1, backoff: 5 }, /"backoff"/],
+    [{ maxRetries: 1, handle: 'all' }, /"handle"/],
+    [{ maxRetries: 1, random: 0.5 }, /"random"/],
+  ])('rejects bad options %j', (options, message) => {
+    expect(() => retry(options as never)).toThrow(message);
+  });
+
+  it('throws a TypeError when options are missing', () => {
+    expect(() => retry(undefined as never)).toThrow(TypeError);
+  });
+});
+
+describe('backoffs', () => {
+  it.each([
+    [{ initialMs: -1 }, /"initialMs"/],
+    [{ maxMs: Number.NaN }, /"maxMs"/],
+    [{ factor: 0.5 }, /"factor"/],
+    [{ jitter: 'some' }, /"jitter"/],
+    [{ initialMs: 500, maxMs: 100 }, /"initialMs"/],
+  ])('exponentialBackoff rejects %j', (options, message) => {
+    expect(() => exponentialBackoff(options as never)).toThrow(message);
+  });
+
+  it('constantBackoff rejects negative or non-finite delays', () => {
+    expect(() => constantBackoff(-1)).toThrow(RangeError);
+    expect(() => constantBackoff(Infinity)).toThrow(RangeError);
+  });
+
+  it('equal jitter stays in [d/2, d]; decorrelated grows from initialMs up to 3x the previous', () => {
+    const equal = exponentialBackoff({ initialMs: 100, jitter: 'equal' });
+    expect(equal.delayMs({ retry: 1, previousDelayMs: 0, random: () => 0 })).toBe(50);
+    expect(equal.delayMs({ retry: 1, previousDelayMs: 0, random: () => 0.999999 })).toBeCloseTo(100, 3);
+    const decorrelated = exponentialBackoff({ initialMs: 100, maxMs: 1000, jitter: 'decorrelated' });
+    expect(decorrelated.delayMs({ retry: 1, previousDelayMs: 0, random: () => 0 })).toBe(100);
+    expect(decorrelated.delayMs({ retry: 2, previousDelayMs: 200, random: () => 0.5 })).toBe(350);
+    expect(decorrelated.delayMs({ retry: 9, previousDelayMs: 900, random: () => 0.999 })).toBeLessThanOrEqual(1000);
+  });
+});
