@@ -7,3 +7,4 @@ export {
   type ExponentialBackoffOptions,
   type Jitter,
 } from './backoff.js';
+export { retryBudget, type RetryBudget, type RetryBudgetOptions } from './budget.js';

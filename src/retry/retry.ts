@@ -14,6 +14,7 @@ import {
   optionalNumber,
 } from '../core/validate.js';
 import { exponentialBackoff, isBackoff, type Backoff } from './backoff.js';
+import { isRetryBudget, type RetryBudget } from './budget.js';
 
 export interface RetryOptions {
   /** Retries after the first call (0 = never retry; Infinity allowed with a caller signal). */
@@ -26,6 +27,8 @@ export interface RetryOptions {
   handleResult?: ResultFilter;
   /** Cap on any single wait, including one asked for by an error's `retryAfterMs`. Default 30 000. */
   maxDelayMs?: number;
+  /** Caps retries at a fraction of recent calls (see `retryBudget`); share one per downstream. */
+  budget?: RetryBudget;
   clock?: Clock;
   random?: () => number;
   name?: string;
@@ -37,6 +40,8 @@ export interface RetryPolicyEvents {
   success: SuccessEvent;
   /** The call finally failed: retries exhausted, error not handled, or aborted. */
   failure: FailureEvent;
+  /** A retry was skipped because the retry budget was spent. */
+  budgetExhausted: { readonly attempt: number; readonly error: unknown };
 }
 
 interface Failure {
@@ -64,7 +69,12 @@ export function retry(options: RetryOptions): RetryPolicy {
   checkClock(opts['clock']);
   const random = optionalFunction<() => number>('random', opts['random']) ?? Math.random;
   const { handle, handleResult } = readHandleOptions(opts);
+  const budget = opts['budget'];
+  if (budget !== undefined && !isRetryBudget(budget)) {
+    throw new TypeError(`breakwater: option "budget" must be a RetryBudget (retryBudget()), received ${describeValue(budget)}`);
+  }
   return new RetryPolicy({
+    budget,
     maxRetries,
     backoff,
     maxDelayMs,
@@ -77,6 +87,7 @@ export function retry(options: RetryOptions): RetryPolicy {
 }
 
 interface RetrySettings {
+  budget: RetryBudget | undefined;
   maxRetries: number;
   backoff: Backoff;
   maxDelayMs: number;
@@ -101,7 +112,8 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     const watching = this.events.wants('success') || this.events.wants('failure');
     const startedAt = watching ? this.settings.clock.now() : 0;
-    const { handleResult } = this.settings;
+    const { handleResult, budget } = this.settings;
+    if (budget !== undefined) budget.recordCall();
     // The first attempt runs without any extra allocation beyond one `then`; the retry loop
     // only exists once something failed.
     return next(ctx).then(
@@ -124,12 +136,20 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
     return failure.isResult || safeTest(this.settings.handle, failure.error);
   }
 
+  private withinBudget(budget: RetryBudget | undefined, attempt: number, failure: Failure): boolean {
+    if (budget === undefined || budget.tryRetry()) return true;
+    if (this.events.wants('budgetExhausted')) {
+      this.events.emit('budgetExhausted', { attempt: attempt + 1, error: failure.isResult ? failure.result : failure.error });
+    }
+    return false;
+  }
+
   private async retryLoop(ctx: CallContext, next: Next, first: Failure, startedAt: number): Promise<unknown> {
-    const { maxRetries, backoff, maxDelayMs, clock, random, handleResult } = this.settings;
+    const { maxRetries, backoff, maxDelayMs, clock, random, handleResult, budget } = this.settings;
     let failure = first;
     let previousDelayMs = 0;
     for (let attempt = 1; ; attempt++) {
-      if (attempt > maxRetries || !this.shouldRetry(ctx, failure)) {
+      if (attempt > maxRetries || !this.shouldRetry(ctx, failure) || !this.withinBudget(budget, attempt, failure)) {
         if (failure.isResult) {
           this.emitOutcome(startedAt, false, undefined);
           return failure.result;
