@@ -5,6 +5,8 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
+    otel: 'src/telemetry/otel.ts',
+    prometheus: 'src/telemetry/prometheus.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -1,10 +1,13 @@
+import { systemClock, type Clock } from '../core/clock.js';
 import type { CallContext, Next } from '../core/context.js';
 import type { FailureEvent, SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { checkName, checkOptionsObject } from '../core/validate.js';
+import { checkClock, checkName, checkOptionsObject } from '../core/validate.js';
 
 export interface FallbackOptions {
+  /** Only used to measure `durationMs` for events. */
+  clock?: Clock;
   /** Which errors get the fallback. Default: all, except after the caller aborted. */
   handle?: ErrorFilter;
   /** Results that get replaced by the fallback too. Default: none. */
@@ -29,8 +32,10 @@ export function fallback<T>(
 ): FallbackPolicy {
   const opts = checkOptionsObject('fallback', options, false);
   const { handle, handleResult } = readHandleOptions(opts);
+  checkClock(opts['clock']);
+  const clock = (opts['clock'] as Clock | undefined) ?? systemClock;
   const produce = typeof value === 'function' ? (value as (error: unknown) => unknown) : () => value;
-  return new FallbackPolicy(produce, handle, handleResult, checkName(opts['name'], 'fallback'));
+  return new FallbackPolicy(produce, handle, handleResult, clock, checkName(opts['name'], 'fallback'));
 }
 
 export class FallbackPolicy extends PolicyBase<FallbackEvents> {
@@ -40,6 +45,7 @@ export class FallbackPolicy extends PolicyBase<FallbackEvents> {
     private readonly produce: (error: unknown) => unknown,
     private readonly handle: ErrorFilter,
     private readonly handleResult: ResultFilter | undefined,
+    private readonly clock: Clock,
     name: string,
   ) {
     super(name);
@@ -47,13 +53,32 @@ export class FallbackPolicy extends PolicyBase<FallbackEvents> {
 
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     const { handleResult } = this;
-    return next(ctx).then(
+    const watching = this.events.wants('success') || this.events.wants('failure');
+    const result = next(ctx).then(
       handleResult === undefined
         ? undefined
         : (value: unknown) => (safeTest(handleResult, value) ? this.answer(value) : value),
       (error: unknown) => {
         if (ctx.callerAborted || !safeTest(this.handle, error)) throw error;
         return this.answer(error);
+      },
+    );
+    return watching ? this.observe(result) : result;
+  }
+
+  /** success/failure describe what the caller got: a fallback answer counts as a success. */
+  private observe(result: Promise<unknown>): Promise<unknown> {
+    const startedAt = this.clock.now();
+    return result.then(
+      (value) => {
+        if (this.events.wants('success')) this.events.emit('success', { durationMs: this.clock.now() - startedAt });
+        return value;
+      },
+      (error: unknown) => {
+        if (this.events.wants('failure')) {
+          this.events.emit('failure', { durationMs: this.clock.now() - startedAt, error });
+        }
+        throw error;
       },
     );
   }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { CallContext, Next } from '../core/context.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
@@ -35,6 +36,12 @@ class TimedCall extends DeadlineEntry {
   reject!: (error: unknown) => void;
   detachCaller: () => void = noop;
   startedAt = 0;
+  /**
+   * The caller's async context, captured only when someone listens for timeouts: the shared
+   * timer fires in the context of whichever call armed it, and a `timeout` listener (a span
+   * event, a log line with a request id) must see the context of the call that timed out.
+   */
+  context: (<R>(fn: () => R) => R) | undefined = undefined;
 
   constructor(
     readonly policy: TimeoutPolicy,
@@ -78,6 +85,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
     const call = new TimedCall(this, ctx.scope());
     const now = this.clock.now();
     call.startedAt = now;
+    if (this.events.wants('timeout')) call.context = AsyncLocalStorage.snapshot();
     const promise = new Promise<unknown>((resolve, reject) => {
       call.resolve = resolve;
       call.reject = reject;
@@ -87,6 +95,10 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
       if (call.done) return;
       this.deadlines.remove(call);
       call.finish();
+      // A caller abort is not a timeout, but the call did fail from this policy's view.
+      if (this.events.wants('failure')) {
+        this.events.emit('failure', { durationMs: this.clock.now() - call.startedAt, error: reason });
+      }
       call.reject(reason);
     });
     next(call.scope).then(
@@ -112,8 +124,10 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
 
   /** @internal */
   onTimeout(call: TimedCall): void {
-    if (this.events.wants('timeout')) {
+    if (!this.events.wants('timeout')) return;
+    const emit = (): void =>
       this.events.emit('timeout', { timeoutMs: this.ms, durationMs: this.clock.now() - call.startedAt });
-    }
+    if (call.context !== undefined) call.context(emit);
+    else emit();
   }
 }

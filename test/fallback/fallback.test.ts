@@ -74,3 +74,18 @@ describe('fallback', () => {
     expect(() => fallback(1, 'x' as never)).toThrow(TypeError);
   });
 });
+
+describe('fallback events', () => {
+  it('reports what the caller got: a fallback answer is a success, an unhandled error a failure', async () => {
+    const { TestClock } = await import('../../src/testing/index.js');
+    const clock = new TestClock();
+    const policy = fallback('fb', { handle: (e) => e !== 'fatal', clock });
+    const seen: string[] = [];
+    policy.on('success', () => seen.push('success'));
+    policy.on('failure', (e) => seen.push(`failure:${String(e.error)}`));
+    await policy.execute(() => 'direct');
+    await policy.execute(() => Promise.reject('soft'));
+    await policy.execute(() => Promise.reject('fatal')).catch(() => {});
+    expect(seen).toEqual(['success', 'success', 'failure:fatal']);
+  });
+});

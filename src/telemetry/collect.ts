@@ -1,0 +1,336 @@
+// Shared machinery of the metrics bridges: find every policy under a pipeline, subscribe to
+// their events once per sink (meter or registry), and read the gauges' current values.
+// Everything is structural (duck-typed on `kind`, `on` and getters) so the bridges work for any
+// policy object shaped like the built-in ones, from the ESM or the CJS build alike.
+
+import { checkOptionsObject } from '../core/validate.js';
+
+export type Outcome = 'success' | 'failure' | 'rejected' | 'timeout';
+export const OUTCOMES: readonly Outcome[] = ['success', 'failure', 'rejected', 'timeout'];
+/** Outcomes that carry a duration (a rejection happens before anything ran). */
+export const TIMED_OUTCOMES: readonly Outcome[] = ['success', 'failure', 'timeout'];
+export const CIRCUIT_STATES: readonly string[] = ['closed', 'open', 'half-open', 'isolated'];
+
+/**
+ * Boundaries for the call-duration histogram, in seconds: from 5 ms (a healthy downstream) to
+ * 10 s (a stuck one), as the OpenTelemetry HTTP semantic conventions recommend.
+ */
+export const DURATION_BUCKETS_S: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+
+type Unsubscribe = () => void;
+
+/** What the bridges need from a policy; every member is optional and checked at run time. */
+export interface InstrumentablePolicy {
+  readonly name?: unknown;
+  readonly kind?: unknown;
+  on?(event: string, listener: (event: never) => void): Unsubscribe;
+  readonly policies?: readonly unknown[];
+}
+
+/** A policy found under the instrumented one, with the facts read once at attach time. */
+export interface PolicyRecord {
+  readonly policy: InstrumentablePolicy;
+  readonly name: string;
+  readonly gauge: GaugeKind | undefined;
+}
+
+export type GaugeKind = 'circuit-breaker' | 'bulkhead' | 'rate-limiter';
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object without on() or policies' : typeof value;
+}
+
+function gaugeKindOf(policy: Record<string, unknown>): GaugeKind | undefined {
+  const kind = policy['kind'];
+  return kind === 'circuit-breaker' || kind === 'bulkhead' || kind === 'rate-limiter' ? kind : undefined;
+}
+
+/**
+ * The policy itself and every policy nested in it (pipelines are walked, outermost first),
+ * each once. Objects without `on` (a foreign `Policy`) have no events and are skipped, but
+ * `instrument` on such an object alone is a mistake and throws.
+ */
+export function collectPolicies(root: unknown): PolicyRecord[] {
+  if (!isObject(root) || (typeof root['on'] !== 'function' && !Array.isArray(root['policies']))) {
+    throw new TypeError(`breakwater: instrument(policy) needs a breakwater policy or pipeline, received ${describe(root)}`);
+  }
+  const found: PolicyRecord[] = [];
+  const seen = new Set<unknown>();
+  const visit = (value: unknown): void => {
+    if (!isObject(value) || seen.has(value)) return;
+    seen.add(value);
+    if (typeof value['on'] === 'function') {
+      const name = typeof value['name'] === 'string' ? value['name'] : String(value['kind'] ?? 'policy');
+      found.push({ policy: value as InstrumentablePolicy, name, gauge: gaugeKindOf(value) });
+    }
+    const inner = value['policies'];
+    if (Array.isArray(inner)) for (const child of inner) visit(child);
+  };
+  visit(root);
+  return found;
+}
+
+/** Subscribes to each event that the policy accepts; the result removes them all. */
+export function subscribeAll(
+  policy: InstrumentablePolicy,
+  listeners: Readonly<Record<string, (event: never) => void>>,
+): Unsubscribe {
+  const removers: Unsubscribe[] = [];
+  for (const event of Object.keys(listeners)) {
+    try {
+      const remove = policy.on!(event, listeners[event]!);
+      if (typeof remove === 'function') removers.push(remove);
+    } catch {
+      // A policy may refuse events it never emits; those would have counted nothing anyway.
+    }
+  }
+  return () => {
+    for (const remove of removers) remove();
+  };
+}
+
+interface Entry {
+  refs: number;
+  readonly record: PolicyRecord;
+  readonly unsubscribe: Unsubscribe;
+}
+
+/**
+ * The policies attached to one sink, reference-counted so that instrumenting a policy twice
+ * on the same meter or registry (say, one shared by two pipelines) counts its calls once, and
+ * detaching one of the two keeps the other reporting.
+ */
+export class Attachments {
+  private readonly entries = new Map<InstrumentablePolicy, Entry>();
+
+  constructor(
+    private readonly subscribe: (record: PolicyRecord) => Unsubscribe,
+    private readonly onRemoved: (record: PolicyRecord) => void = () => {},
+  ) {}
+
+  /** Attaches every record; the result detaches them, once, whatever happens. */
+  attachAll(records: readonly PolicyRecord[]): Unsubscribe {
+    const held: PolicyRecord[] = [];
+    try {
+      for (const record of records) {
+        this.attach(record);
+        held.push(record);
+      }
+    } catch (error) {
+      for (const record of held) this.release(record);
+      throw error;
+    }
+    let attached = true;
+    return () => {
+      if (!attached) return;
+      attached = false;
+      for (const record of held) this.release(record);
+    };
+  }
+
+  /** Number of distinct policies attached (for tests and leak checks). */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** True when another attached policy reports under this name. */
+  hasName(name: string): boolean {
+    for (const entry of this.entries.values()) if (entry.record.name === name) return true;
+    return false;
+  }
+
+  *records(): IterableIterator<PolicyRecord> {
+    for (const entry of this.entries.values()) yield entry.record;
+  }
+
+  private attach(record: PolicyRecord): void {
+    const entry = this.entries.get(record.policy);
+    if (entry !== undefined) {
+      entry.refs++;
+      return;
+    }
+    this.entries.set(record.policy, { refs: 1, record, unsubscribe: this.subscribe(record) });
+  }
+
+  private release(record: PolicyRecord): void {
+    const entry = this.entries.get(record.policy);
+    if (entry === undefined || --entry.refs > 0) return;
+    this.entries.delete(record.policy);
+    entry.unsubscribe();
+    this.onRemoved(entry.record);
+  }
+}
+
+/** Event handlers a metrics sink implements; `durationS` is already in seconds. */
+export interface CallSink {
+  call(record: PolicyRecord, outcome: Outcome, durationS: number | undefined): void;
+  retry(record: PolicyRecord): void;
+}
+
+interface DurationPayload {
+  readonly durationMs?: unknown;
+}
+
+function seconds(payload: DurationPayload | undefined): number | undefined {
+  const ms = payload?.durationMs;
+  return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
+}
+
+/** Subscribes a sink to the call events of one policy (DESIGN §5a). */
+export function subscribeCalls(record: PolicyRecord, sink: CallSink): Unsubscribe {
+  return subscribeAll(record.policy, {
+    success: (e: DurationPayload) => sink.call(record, 'success', seconds(e)),
+    failure: (e: DurationPayload) => sink.call(record, 'failure', seconds(e)),
+    rejected: () => sink.call(record, 'rejected', undefined),
+    timeout: (e: DurationPayload) => sink.call(record, 'timeout', seconds(e)),
+    retry: () => sink.retry(record),
+  });
+}
+
+// Gauges read getters at collection time. A getter that throws or returns garbage skips that
+// value: an export must never fail because of one odd policy.
+
+function read(policy: InstrumentablePolicy, key: string): unknown {
+  try {
+    return (policy as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function readNumber(policy: InstrumentablePolicy, key: string): number | undefined {
+  const value = read(policy, key);
+  return typeof value === 'number' && !Number.isNaN(value) ? value : undefined;
+}
+
+export interface GaugeValue {
+  readonly metric: 'circuit.state' | 'bulkhead.active' | 'bulkhead.queued' | 'rate_limiter.available';
+  readonly name: string;
+  readonly state?: string;
+  readonly value: number;
+}
+
+/**
+ * Current gauge values of the attached policies. Policies sharing a name are summed, so the
+ * result is the same whatever their order (give each policy its own name to tell them apart).
+ */
+export function gaugeValues(records: Iterable<PolicyRecord>): GaugeValue[] {
+  const sums = new Map<string, { metric: GaugeValue['metric']; name: string; state?: string; value: number }>();
+  const add = (metric: GaugeValue['metric'], name: string, value: number, state?: string): void => {
+    const key = `${metric}\u0000${name}\u0000${state ?? ''}`;
+    const existing = sums.get(key);
+    if (existing !== undefined) existing.value += value;
+    else sums.set(key, state === undefined ? { metric, name, value } : { metric, name, state, value });
+  };
+  for (const record of records) {
+    const { policy, name } = record;
+    if (record.gauge === 'circuit-breaker') {
+      const current = read(policy, 'state');
+      if (typeof current !== 'string') continue;
+      for (const state of CIRCUIT_STATES) add('circuit.state', name, state === current ? 1 : 0, state);
+      if (!CIRCUIT_STATES.includes(current)) add('circuit.state', name, 1, current);
+    } else if (record.gauge === 'bulkhead') {
+      const active = readNumber(policy, 'active');
+      const queued = readNumber(policy, 'queued');
+      if (active !== undefined) add('bulkhead.active', name, active);
+      if (queued !== undefined) add('bulkhead.queued', name, queued);
+    } else if (record.gauge === 'rate-limiter') {
+      const available = readNumber(policy, 'available');
+      if (available !== undefined) add('rate_limiter.available', name, available);
+    }
+  }
+  return [...sums.values()];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optional tracing: retries, rejections, timeouts and breaker transitions become span events on
+// whatever span is active when the policy emits them (the caller's, through async context).
+
+/** The part of `trace` from `@opentelemetry/api` the bridge uses. */
+export interface TraceApiLike {
+  getActiveSpan(): { addEvent(name: string, attributes?: Record<string, string | number | boolean>): unknown } | undefined;
+}
+
+function errorType(error: unknown): string | undefined {
+  if (isObject(error) && typeof error['name'] === 'string') return error['name'];
+  return error === undefined ? undefined : typeof error;
+}
+
+function spanSubscriber(trace: TraceApiLike): (record: PolicyRecord) => Unsubscribe {
+  const addEvent = (name: string, attributes: Record<string, string | number | boolean>): void => {
+    trace.getActiveSpan()?.addEvent(name, attributes);
+  };
+  return (record) => {
+    const policy = record.name;
+    return subscribeAll(record.policy, {
+      retry: (e: { attempt?: unknown; delayMs?: unknown; error?: unknown }) => {
+        const attributes: Record<string, string | number | boolean> = { 'breakwater.policy': policy };
+        if (typeof e.attempt === 'number') attributes['breakwater.attempt'] = e.attempt;
+        if (typeof e.delayMs === 'number') attributes['breakwater.delay_ms'] = e.delayMs;
+        const type = errorType(e.error);
+        if (type !== undefined) attributes['error.type'] = type;
+        addEvent('breakwater.retry', attributes);
+      },
+      rejected: (e: { reason?: unknown }) => {
+        const attributes: Record<string, string | number | boolean> = { 'breakwater.policy': policy };
+        if (typeof e.reason === 'string') attributes['breakwater.reason'] = e.reason;
+        addEvent('breakwater.rejected', attributes);
+      },
+      timeout: (e: { timeoutMs?: unknown; durationMs?: unknown }) => {
+        const attributes: Record<string, string | number | boolean> = { 'breakwater.policy': policy };
+        if (typeof e.timeoutMs === 'number') attributes['breakwater.timeout_ms'] = e.timeoutMs;
+        if (typeof e.durationMs === 'number') attributes['breakwater.duration_ms'] = e.durationMs;
+        addEvent('breakwater.timeout', attributes);
+      },
+      stateChange: (e: { from?: unknown; to?: unknown }) => {
+        addEvent('breakwater.state_change', {
+          'breakwater.policy': policy,
+          'breakwater.from': String(e.from),
+          'breakwater.to': String(e.to),
+        });
+      },
+    });
+  };
+}
+
+const tracers = new WeakMap<object, Attachments>();
+
+/** Span events for these policies on `trace`'s active span, once per (trace, policy). */
+export function attachTracing(trace: TraceApiLike, records: readonly PolicyRecord[]): Unsubscribe {
+  let attachments = tracers.get(trace);
+  if (attachments === undefined) {
+    attachments = new Attachments(spanSubscriber(trace));
+    tracers.set(trace, attachments);
+  }
+  return attachments.attachAll(records);
+}
+
+export function checkTraceApi(value: unknown): TraceApiLike | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value) || typeof value['getActiveSpan'] !== 'function') {
+    throw new TypeError(
+      `breakwater: option "trace" must be the trace API of @opentelemetry/api (with getActiveSpan()), received ${value === null ? 'null' : typeof value}`,
+    );
+  }
+  return value as unknown as TraceApiLike;
+}
+
+export { checkOptionsObject };
+
+/** Runs every detacher, only once. */
+export function combine(detachers: readonly Unsubscribe[]): Unsubscribe {
+  let attached = true;
+  return () => {
+    if (!attached) return;
+    attached = false;
+    for (const detach of detachers) detach();
+  };
+}

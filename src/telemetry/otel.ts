@@ -1,0 +1,176 @@
+// breakwater/otel — OpenTelemetry metrics (and optional span events) for breakwater policies.
+// The user passes a Meter from @opentelemetry/api; nothing here imports an OpenTelemetry package,
+// the types below are the structural subset the bridge uses.
+
+import {
+  Attachments,
+  DURATION_BUCKETS_S,
+  OUTCOMES,
+  attachTracing,
+  checkOptionsObject,
+  checkTraceApi,
+  collectPolicies,
+  combine,
+  gaugeValues,
+  subscribeCalls,
+  type GaugeValue,
+  type Outcome,
+  type PolicyRecord,
+  type TraceApiLike,
+} from './collect.js';
+
+export type { TraceApiLike } from './collect.js';
+
+export type AttributesLike = Record<string, string | number | boolean>;
+
+export interface InstrumentOptionsLike {
+  description?: string;
+  unit?: string;
+  advice?: { explicitBucketBoundaries?: number[] };
+}
+
+export interface CounterLike {
+  add(value: number, attributes?: AttributesLike): void;
+}
+export interface HistogramLike {
+  record(value: number, attributes?: AttributesLike): void;
+}
+// An observable is only handed back to the meter: its shape does not matter here.
+export type ObservableLike = object;
+export interface BatchObservableResultLike {
+  observe(observable: ObservableLike, value: number, attributes?: AttributesLike): void;
+}
+
+/** The part of an `@opentelemetry/api` `Meter` the bridge uses. */
+export interface MeterLike {
+  createCounter(name: string, options?: InstrumentOptionsLike): CounterLike;
+  createHistogram(name: string, options?: InstrumentOptionsLike): HistogramLike;
+  createObservableGauge(name: string, options?: InstrumentOptionsLike): ObservableLike;
+  addBatchObservableCallback(callback: (result: BatchObservableResultLike) => void, observables: ObservableLike[]): void;
+}
+
+export interface OtelInstrumentOptions {
+  /** A `Meter` from `@opentelemetry/api` (`metrics.getMeter('my-service')`). */
+  meter: MeterLike;
+  /**
+   * The `trace` object of `@opentelemetry/api`. When given, retries, rejections, timeouts and
+   * breaker transitions are added as events to the span active at that moment.
+   */
+  trace?: TraceApiLike;
+}
+
+/** Attribute keys (contract, DESIGN §5a). */
+export const ATTR_POLICY = 'breakwater.policy';
+export const ATTR_OUTCOME = 'breakwater.outcome';
+export const ATTR_STATE = 'breakwater.state';
+
+/**
+ * Reports the calls, durations, retries and gauges of `policy` — and of every policy inside it
+ * when it is a pipeline — to `meter`. The returned function detaches: its listeners are removed
+ * and its gauges stop being reported.
+ */
+export function instrument(policy: object, options: OtelInstrumentOptions): () => void {
+  const opts = checkOptionsObject('instrument', options, true);
+  const meter = checkMeter(opts['meter']);
+  const trace = checkTraceApi(opts['trace']);
+  const records = collectPolicies(policy);
+  const detachMetrics = stateFor(meter).attachAll(records);
+  if (trace === undefined) return detachMetrics;
+  let detachTracing: () => void;
+  try {
+    detachTracing = attachTracing(trace, records);
+  } catch (error) {
+    detachMetrics();
+    throw error;
+  }
+  return combine([detachMetrics, detachTracing]);
+}
+
+function checkMeter(value: unknown): MeterLike {
+  const meter = value as Record<string, unknown> | null | undefined;
+  if (
+    typeof meter !== 'object' ||
+    meter === null ||
+    typeof meter['createCounter'] !== 'function' ||
+    typeof meter['createHistogram'] !== 'function' ||
+    typeof meter['createObservableGauge'] !== 'function' ||
+    typeof meter['addBatchObservableCallback'] !== 'function'
+  ) {
+    throw new TypeError(
+      `breakwater: option "meter" must be an OpenTelemetry Meter (metrics.getMeter(...)), received ${meter === null ? 'null' : typeof meter}`,
+    );
+  }
+  return value as MeterLike;
+}
+
+// Instruments are created once per meter; every `instrument` call on that meter shares them and
+// one batch callback reads the gauges of whichever policies are attached at collection time.
+const meters = new WeakMap<MeterLike, Attachments>();
+
+function stateFor(meter: MeterLike): Attachments {
+  const existing = meters.get(meter);
+  if (existing !== undefined) return existing;
+
+  const calls = meter.createCounter('breakwater.calls', {
+    description: 'Calls that went through a breakwater policy, by outcome (success, failure, rejected, timeout).',
+    unit: '{call}',
+  });
+  const duration = meter.createHistogram('breakwater.call.duration', {
+    description: 'Duration of calls through a breakwater policy, by outcome.',
+    unit: 's',
+    advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_S] },
+  });
+  const retries = meter.createCounter('breakwater.retries', {
+    description: 'Retries started by a breakwater retry policy.',
+    unit: '{retry}',
+  });
+  const gauges: Record<GaugeValue['metric'], ObservableLike> = {
+    'circuit.state': meter.createObservableGauge('breakwater.circuit.state', {
+      description: 'Circuit breaker state: 1 for the current state, 0 for the others.',
+      unit: '1',
+    }),
+    'bulkhead.active': meter.createObservableGauge('breakwater.bulkhead.active', {
+      description: 'Calls running inside a bulkhead.',
+      unit: '{call}',
+    }),
+    'bulkhead.queued': meter.createObservableGauge('breakwater.bulkhead.queued', {
+      description: 'Calls waiting in a bulkhead queue.',
+      unit: '{call}',
+    }),
+    'rate_limiter.available': meter.createObservableGauge('breakwater.rate_limiter.available', {
+      description: 'Tokens available in a rate limiter.',
+      unit: '{token}',
+    }),
+  };
+
+  const subscribe = (record: PolicyRecord): (() => void) => {
+    // Attribute objects are built once per policy, not per call.
+    const attributes = {} as Record<Outcome, AttributesLike>;
+    for (const outcome of OUTCOMES) attributes[outcome] = { [ATTR_POLICY]: record.name, [ATTR_OUTCOME]: outcome };
+    const policyOnly: AttributesLike = { [ATTR_POLICY]: record.name };
+    return subscribeCalls(record, {
+      call(_record, outcome, durationS) {
+        calls.add(1, attributes[outcome]);
+        if (durationS !== undefined) duration.record(durationS, attributes[outcome]);
+      },
+      retry() {
+        retries.add(1, policyOnly);
+      },
+    });
+  };
+  const attachments = new Attachments(subscribe);
+
+  meter.addBatchObservableCallback(
+    (result) => {
+      for (const gauge of gaugeValues(attachments.records())) {
+        const attributes: AttributesLike = { [ATTR_POLICY]: gauge.name };
+        if (gauge.state !== undefined) attributes[ATTR_STATE] = gauge.state;
+        result.observe(gauges[gauge.metric], gauge.value, attributes);
+      }
+    },
+    Object.values(gauges),
+  );
+  meters.set(meter, attachments);
+  return attachments;
+}
+

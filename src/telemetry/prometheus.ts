@@ -1,0 +1,240 @@
+// breakwater/prometheus — prom-client metrics for breakwater policies. The user passes the
+// prom-client module (and optionally a Registry); nothing here imports prom-client, the types
+// below are the structural subset the bridge uses.
+
+import {
+  Attachments,
+  DURATION_BUCKETS_S,
+  OUTCOMES,
+  TIMED_OUTCOMES,
+  attachTracing,
+  checkOptionsObject,
+  checkTraceApi,
+  collectPolicies,
+  combine,
+  gaugeValues,
+  subscribeCalls,
+  type GaugeValue,
+  type Outcome,
+  type PolicyRecord,
+  type TraceApiLike,
+} from './collect.js';
+
+export type { TraceApiLike } from './collect.js';
+
+export type PromLabels = Record<string, string>;
+
+export interface PromCounterLike {
+  inc(labels: PromLabels, value?: number): void;
+  remove(labels: PromLabels): void;
+}
+export interface PromHistogramLike {
+  observe(labels: PromLabels, value: number): void;
+  remove(labels: PromLabels): void;
+}
+export interface PromGaugeLike {
+  set(labels: PromLabels, value: number): void;
+  reset(): void;
+}
+
+/** The part of a prom-client `Registry` the bridge uses. */
+export interface PromRegistryLike {
+  getSingleMetric(name: string): unknown;
+}
+
+interface MetricConfig {
+  name: string;
+  help: string;
+  labelNames: string[];
+  registers: PromRegistryLike[];
+  buckets?: number[];
+  collect?(this: PromGaugeLike): void;
+}
+
+/** Type-checks a configuration here, then hands it to a constructor typed `never` (see below). */
+function config(value: MetricConfig): never {
+  return value as never;
+}
+
+/**
+ * The part of the prom-client module the bridge uses (`import * as client from 'prom-client'`).
+ * Constructor parameters are typed `never` so that prom-client's own (generic, version-specific)
+ * configuration types fit; the bridge builds its configurations as `MetricConfig` below.
+ */
+export interface PromClientLike {
+  Counter: new (config: never) => PromCounterLike;
+  Histogram: new (config: never) => PromHistogramLike;
+  Gauge: new (config: never) => PromGaugeLike;
+  register: PromRegistryLike;
+}
+
+export interface PrometheusInstrumentOptions {
+  /** The prom-client module. */
+  client: PromClientLike;
+  /** Where the metrics are registered; default `client.register`. */
+  registry?: PromRegistryLike;
+  /** The `trace` object of `@opentelemetry/api`, to add span events (see breakwater/otel). */
+  trace?: TraceApiLike;
+}
+
+/** Metric names (contract, DESIGN §5a). */
+export const METRIC_NAMES = {
+  calls: 'breakwater_calls_total',
+  duration: 'breakwater_call_duration_seconds',
+  retries: 'breakwater_retries_total',
+  circuitState: 'breakwater_circuit_state',
+  bulkheadActive: 'breakwater_bulkhead_active',
+  bulkheadQueued: 'breakwater_bulkhead_queued',
+  rateLimiterAvailable: 'breakwater_rate_limiter_available',
+} as const;
+
+/**
+ * Reports the calls, durations, retries and gauges of `policy` — and of every policy inside it
+ * when it is a pipeline — to a prom-client registry. The returned function detaches: listeners
+ * are removed, the policy's gauges disappear, and its series are removed unless another attached
+ * policy reports under the same name.
+ */
+export function instrument(policy: object, options: PrometheusInstrumentOptions): () => void {
+  const opts = checkOptionsObject('instrument', options, true);
+  const client = checkClient(opts['client']);
+  const registry = opts['registry'] === undefined ? client.register : checkRegistry(opts['registry']);
+  const trace = checkTraceApi(opts['trace']);
+  const records = collectPolicies(policy);
+  const detachMetrics = stateFor(client, registry).attachAll(records);
+  if (trace === undefined) return detachMetrics;
+  let detachTracing: () => void;
+  try {
+    detachTracing = attachTracing(trace, records);
+  } catch (error) {
+    detachMetrics();
+    throw error;
+  }
+  return combine([detachMetrics, detachTracing]);
+}
+
+function checkClient(value: unknown): PromClientLike {
+  const client = value as Record<string, unknown> | null | undefined;
+  if (
+    (typeof client !== 'object' && typeof client !== 'function') ||
+    client === null ||
+    typeof client['Counter'] !== 'function' ||
+    typeof client['Histogram'] !== 'function' ||
+    typeof client['Gauge'] !== 'function'
+  ) {
+    throw new TypeError(
+      `breakwater: option "client" must be the prom-client module (import * as client from 'prom-client'), received ${client === null ? 'null' : typeof client}`,
+    );
+  }
+  checkRegistry(client['register'], 'client.register');
+  return value as PromClientLike;
+}
+
+function checkRegistry(value: unknown, option = 'registry'): PromRegistryLike {
+  const registry = value as Record<string, unknown> | null | undefined;
+  if (typeof registry !== 'object' || registry === null || typeof registry['getSingleMetric'] !== 'function') {
+    throw new TypeError(
+      `breakwater: option "${option}" must be a prom-client Registry, received ${registry === null ? 'null' : typeof registry}`,
+    );
+  }
+  return value as PromRegistryLike;
+}
+
+// The shared state of a registry lives on the metric objects themselves (under a registered
+// symbol) rather than in a module-level map, so that the ESM and the CJS build loaded side by
+// side — or two copies of breakwater — find and share the same metrics instead of colliding on
+// prom-client's "already registered" check.
+const STATE = Symbol.for('breakwater.prometheus.state.v1');
+
+interface RegistryState {
+  readonly attachments: Attachments;
+}
+
+function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachments {
+  const existing = registry.getSingleMetric(METRIC_NAMES.calls) as { [STATE]?: RegistryState } | undefined;
+  if (existing !== undefined) {
+    const state = existing[STATE];
+    if (state === undefined) throw clash(METRIC_NAMES.calls);
+    return state.attachments;
+  }
+  for (const name of Object.values(METRIC_NAMES)) {
+    if (registry.getSingleMetric(name) !== undefined) throw clash(name);
+  }
+
+  const registers = [registry];
+  const calls = new client.Counter(config({
+    name: METRIC_NAMES.calls,
+    help: 'Calls that went through a breakwater policy, by outcome (success, failure, rejected, timeout).',
+    labelNames: ['policy', 'outcome'],
+    registers,
+  }));
+  const duration = new client.Histogram(config({
+    name: METRIC_NAMES.duration,
+    help: 'Duration of calls through a breakwater policy in seconds, by outcome.',
+    labelNames: ['policy', 'outcome'],
+    buckets: [...DURATION_BUCKETS_S],
+    registers,
+  }));
+  const retries = new client.Counter(config({
+    name: METRIC_NAMES.retries,
+    help: 'Retries started by a breakwater retry policy.',
+    labelNames: ['policy'],
+    registers,
+  }));
+
+  let attachments: Attachments | undefined;
+  // Each gauge refreshes itself from the attached policies when the registry is scraped.
+  const gauge = (name: string, help: string, labelNames: string[], metric: GaugeValue['metric']): void => {
+    new client.Gauge(config({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect(this: PromGaugeLike) {
+        this.reset();
+        if (attachments === undefined) return;
+        for (const value of gaugeValues(attachments.records())) {
+          if (value.metric !== metric) continue;
+          this.set(value.state === undefined ? { policy: value.name } : { policy: value.name, state: value.state }, value.value);
+        }
+      },
+    }));
+  };
+  gauge(METRIC_NAMES.circuitState, 'Circuit breaker state: 1 for the current state, 0 for the others.', ['policy', 'state'], 'circuit.state');
+  gauge(METRIC_NAMES.bulkheadActive, 'Calls running inside a bulkhead.', ['policy'], 'bulkhead.active');
+  gauge(METRIC_NAMES.bulkheadQueued, 'Calls waiting in a bulkhead queue.', ['policy'], 'bulkhead.queued');
+  gauge(METRIC_NAMES.rateLimiterAvailable, 'Tokens available in a rate limiter.', ['policy'], 'rate_limiter.available');
+
+  const subscribe = (record: PolicyRecord): (() => void) => {
+    // Label objects are built once per policy, not per call.
+    const labels = {} as Record<Outcome, PromLabels>;
+    for (const outcome of OUTCOMES) labels[outcome] = { policy: record.name, outcome };
+    const policyOnly: PromLabels = { policy: record.name };
+    return subscribeCalls(record, {
+      call(_record, outcome, durationS) {
+        calls.inc(labels[outcome]);
+        if (durationS !== undefined) duration.observe(labels[outcome], durationS);
+      },
+      retry() {
+        retries.inc(policyOnly);
+      },
+    });
+  };
+  // A detached policy's series go away with it (policies created per key or per tenant would
+  // otherwise grow the registry forever), unless another attached policy shares its name.
+  const removed = (record: PolicyRecord): void => {
+    if (attachments!.hasName(record.name)) return;
+    for (const outcome of OUTCOMES) calls.remove({ policy: record.name, outcome });
+    for (const outcome of TIMED_OUTCOMES) duration.remove({ policy: record.name, outcome });
+    retries.remove({ policy: record.name });
+  };
+  attachments = new Attachments(subscribe, removed);
+  const state: RegistryState = { attachments };
+  Object.defineProperty(calls, STATE, { value: state });
+  return attachments;
+}
+
+function clash(name: string): Error {
+  return new Error(
+    `breakwater: the registry already holds a metric "${name}" that breakwater/prometheus did not create; use another registry or remove it`,
+  );
+}
