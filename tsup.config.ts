@@ -5,6 +5,9 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     testing: 'src/testing/index.ts',
+    express: 'src/http/express.ts',
+    fastify: 'src/http/fastify.ts',
+    fetch: 'src/http/fetch.ts',
     otel: 'src/telemetry/otel.ts',
     prometheus: 'src/telemetry/prometheus.ts',
   },
