@@ -25,6 +25,7 @@ export type {
 export { handleAll, handleType, type ErrorFilter, type ResultFilter, type HandleOptions } from './core/handle.js';
 
 // Policies
+export * from './circuit-breaker/index.js';
 export * from './timeout/index.js';
 export * from './retry/index.js';
 export * from './fallback/index.js';

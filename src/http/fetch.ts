@@ -5,7 +5,7 @@
 // Response, not an exception. So each attempt throws an HttpStatusError carrying its Response,
 // and the outermost layer (here) unwraps it again when the policies give up.
 
-import { BreakwaterError } from '../core/errors.js';
+import { BreakwaterError, markErrorClass } from '../core/errors.js';
 import { pipeline } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
 import { checkNumber, checkOptionsObject, describeValue, optionalFunction } from '../core/validate.js';
@@ -37,8 +37,6 @@ const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
  * the resilient fetch normally do not: when the policies give up, they get `response` back.
  */
 export class HttpStatusError extends BreakwaterError {
-  protected static override readonly codes: readonly string[] = ['ERR_HTTP_STATUS'];
-  readonly code = 'ERR_HTTP_STATUS';
   readonly status: number;
   /** From the response's Retry-After (clamped to one day); retry waits at least this long. */
   readonly retryAfterMs: number | undefined;
@@ -52,6 +50,7 @@ export class HttpStatusError extends BreakwaterError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+markErrorClass(HttpStatusError, 'ERR_HTTP_STATUS');
 
 /**
  * Returns a function with fetch's signature whose every request runs in `policy`. Each attempt

@@ -5,7 +5,7 @@ import { ensureBuilt, projectRoot } from './built.js';
 describe('the ESM and the CJS build loaded together', () => {
   it('recognise each other\'s errors with instanceof', async () => {
     ensureBuilt();
-    const esm = (await import('breakwater')) as typeof import('../../src/index.js');
+    const esm = (await import('breakwater')) as unknown as typeof import('../../src/index.js');
     const cjs = createRequire(`${projectRoot}/package.json`)('breakwater') as typeof import('../../src/index.js');
     expect(esm.TimeoutError).not.toBe(cjs.TimeoutError);
     const fromCjs = new cjs.TimeoutError(5);
@@ -19,7 +19,7 @@ describe('the ESM and the CJS build loaded together', () => {
 
   it('compose policies from both builds in one pipeline', async () => {
     ensureBuilt();
-    const esm = (await import('breakwater')) as typeof import('../../src/index.js');
+    const esm = (await import('breakwater')) as unknown as typeof import('../../src/index.js');
     const cjs = createRequire(`${projectRoot}/package.json`)('breakwater') as typeof import('../../src/index.js');
     const p = esm.pipeline(cjs.fallback('fb'), esm.retry({ maxRetries: 1, backoff: esm.constantBackoff(0) }), cjs.timeout(1000));
     let calls = 0;
