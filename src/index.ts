@@ -25,6 +25,8 @@ export type {
 export { handleAll, handleType, type ErrorFilter, type ResultFilter, type HandleOptions } from './core/handle.js';
 
 // Policies
+export * from './bulkhead/index.js';
+export * from './rate-limit/index.js';
 export * from './circuit-breaker/index.js';
 export * from './timeout/index.js';
 export * from './retry/index.js';

@@ -1,0 +1,1 @@
+export { bulkhead, Bulkhead, type BulkheadOptions, type BulkheadEvents, type BulkheadStats } from './bulkhead.js';
