@@ -6,29 +6,24 @@ import { flush, getEventListeners, track } from './helpers.js';
 
 type Factory = (clock: TestClock) => bw.Policy;
 
-export const factories: Record<string, Factory> = {
+const factories: Record<string, Factory> = {
   timeout: (clock) => bw.timeout(1000, { clock }),
   retry: (clock) => bw.retry({ maxRetries: 2, backoff: bw.constantBackoff(10), clock, handle: () => false }),
   fallback: () => bw.fallback('fallback', { handle: () => false }),
+  circuitBreaker: (clock) => bw.circuitBreaker({ halfOpenAfterMs: 1000, clock, handle: () => false }),
+  bulkhead: (clock) => bw.bulkhead({ maxConcurrent: 5, maxQueue: 5, clock }),
+  rateLimiter: (clock) => bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9, clock }),
+  keyedRateLimiter: (clock) => bw.keyedRateLimiter({ capacity: 1e9, refillPerSecond: 1e9, clock }).get('key'),
   pipeline: (clock) =>
     bw.pipeline(
       bw.fallback('fallback', { handle: () => false }),
       bw.retry({ maxRetries: 1, backoff: bw.constantBackoff(1), clock, handle: () => false }),
+      bw.circuitBreaker({ halfOpenAfterMs: 1000, clock, handle: () => false }),
+      bw.bulkhead({ maxConcurrent: 5, maxQueue: 5, clock }),
+      bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9, clock }),
       bw.timeout(1000, { clock }),
     ),
 };
-
-// Later policies join the same table when they exist (the rules are the same for all).
-const optional = bw as unknown as Record<string, ((o: object) => bw.Policy) | undefined>;
-if (optional['circuitBreaker']) {
-  factories['circuitBreaker'] = (clock) => optional['circuitBreaker']!({ halfOpenAfterMs: 1000, clock, handle: () => false });
-}
-if (optional['bulkhead']) {
-  factories['bulkhead'] = (clock) => optional['bulkhead']!({ maxConcurrent: 5, maxQueue: 5, clock });
-}
-if (optional['rateLimiter']) {
-  factories['rateLimiter'] = (clock) => optional['rateLimiter']!({ capacity: 1e9, refillPerSecond: 1e9, clock });
-}
 
 const frozen = Object.freeze({ frozen: true });
 const thrownValues: Array<[string, unknown]> = [

@@ -1,25 +1,32 @@
-// Every ```js example in README.md runs, as a user would run it, against the built package.
+// Every ```js example in README.md and docs/*.md runs, as a user would run it, against the
+// built package; where an example shows its output in a comment, the output must match.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ensureBuilt, projectRoot } from './package/built.js';
 
-const readme = readFileSync(`${projectRoot}/README.md`, 'utf8');
-const blocks = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const sources = ['README.md', ...readdirSync(`${projectRoot}/docs`).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const examples = sources.flatMap((source) =>
+  [...readFileSync(`${projectRoot}/${source}`, 'utf8').matchAll(/```js\n([\s\S]*?)```/g)].map((m, i) => ({
+    source,
+    index: i + 1,
+    code: m[1]!,
+  })),
+);
 // Inside the project so that `import 'breakwater'` resolves to this package (self-reference).
 const dir = `${projectRoot}/test/.readme-examples`;
 
-describe('README examples', () => {
-  it('has examples', () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
+describe('documentation examples', () => {
+  it('README has examples', () => {
+    expect(examples.filter((e) => e.source === 'README.md').length).toBeGreaterThanOrEqual(5);
   });
 
-  it.each(blocks.map((code, i) => [i + 1, code.split('\n').find((l) => l.startsWith('import')) ?? '', code]))(
-    'example %i (%s) runs and exits cleanly',
-    (index, _first, code) => {
+  it.each(examples.map((e) => [e.source, e.index, e.code]))(
+    '%s example %i runs and exits cleanly',
+    (source, index, code) => {
       ensureBuilt();
       mkdirSync(dir, { recursive: true });
-      const file = `${dir}/example-${index}.mjs`;
+      const file = `${dir}/${String(source).replace(/[/.]/g, '-')}-${index}.mjs`;
       writeFileSync(file, code as string);
       try {
         const result = spawnSync(process.execPath, [file], { cwd: projectRoot, encoding: 'utf8', timeout: 20_000 });
