@@ -1,0 +1,85 @@
+// breakwater benchmark suite. Usage:
+//   node --expose-gc bench/run.mjs                full run (~3–4 min), writes docs/benchmarks.md
+//   node bench/run.mjs --quick --out <file.md>    smoke run (~15 s)
+// Options: --out <file.md>  --json <file.json>  --only <row id / group substring | memory | scale | sustained | allocations>
+// Imports the BUILT package (dist/): build first (`npx tsup`).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from './lib/args.mjs';
+
+if (typeof globalThis.gc !== 'function') {
+  // Memory figures and the per-task GC need it: rerun this same command with --expose-gc.
+  const result = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  process.exit(result.status ?? 1);
+}
+
+const args = parseArgs(process.argv.slice(2));
+if (args.help) {
+  console.log('usage: node --expose-gc bench/run.mjs [--quick] [--out file.md] [--json file.json] [--only filter]');
+  process.exit(0);
+}
+
+const { environment } = await import('./lib/env.mjs');
+const { measure } = await import('./lib/harness.mjs');
+const { rows } = await import('./lib/rows.mjs');
+const { workloads } = await import('./lib/workloads.mjs');
+const { runChild } = await import('./lib/child.mjs');
+const { evaluateTargets, renderMarkdown } = await import('./lib/report.mjs');
+
+const started = performance.now();
+const log = (msg) => console.error(msg);
+const quick = args.quick;
+const settings = quick
+  ? { quick, rounds: 1, time: 10, iterations: 8, warmupTime: 10, batch: 100 }
+  : { quick, rounds: 7, time: 100, iterations: 32, warmupTime: 60, batch: 100 };
+
+const suites = ['allocations', 'memory', 'sustained', 'scale'];
+const only = args.only;
+const onlySuite = suites.includes(only) ? only : undefined;
+const runThroughput = onlySuite === undefined;
+const runSuite = (name) => (only === undefined ? true : onlySuite === name);
+
+// Default output: the committed results page, only for a complete full run.
+const out = args.out ?? (quick || only ? undefined : fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url)));
+
+const data = { env: environment(), settings };
+log(`breakwater bench (${quick ? 'quick' : 'full'}): Node ${data.env.node}, ${data.env.cpu} × ${data.env.cores}`);
+
+if (runThroughput) {
+  const selected = only ? rows.filter((r) => r.id.includes(only) || r.group.includes(only)) : rows;
+  log(`throughput: ${selected.length} rows × ${workloads.length} workloads × ${settings.rounds} rounds`);
+  data.throughput = await measure(selected, workloads, { ...settings, log });
+}
+
+const childArgs = quick ? ['--quick'] : [];
+for (const suite of suites) {
+  if (!runSuite(suite)) continue;
+  log(`${suite}…`);
+  data[suite] = await runChild(`${suite}.mjs`, childArgs);
+}
+
+const targets = evaluateTargets(data);
+data.targets = targets;
+const markdown = renderMarkdown(data, targets);
+const seconds = ((performance.now() - started) / 1000).toFixed(0);
+
+if (out) {
+  mkdirSync(dirname(resolve(out)), { recursive: true });
+  writeFileSync(out, markdown);
+  log(`wrote ${out}`);
+}
+if (args.json) {
+  mkdirSync(dirname(resolve(args.json)), { recursive: true });
+  writeFileSync(args.json, JSON.stringify(data, null, 2));
+  log(`wrote ${args.json}`);
+}
+if (!out && !args.json) process.stdout.write(markdown);
+
+log(`\ntargets (${seconds} s):`);
+for (const t of targets) log(`  ${t.status.padEnd(4)} ${t.what}: ${t.measured}${t.by ? ` — ${t.by}` : ''}`);
+// Peers leave timers behind (rate-limiter-flexible, opossum): do not wait for them.
+process.exit(0);
