@@ -5,6 +5,7 @@ import { BulkheadFullError } from '../core/errors.js';
 import type { FailureEvent, RejectedEvent, SuccessEvent } from '../core/events.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionalNumber } from '../core/validate.js';
+import { rejectSoon } from '../core/reject.js';
 
 export interface BulkheadOptions {
   /** Calls of `fn` allowed in flight at once (an integer ≥ 1). */
@@ -148,7 +149,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
     if (this.queuedCount >= this.maxQueue) {
       const error = BulkheadFullError.fast();
       this.reject(error);
-      return Promise.reject(error);
+      return rejectSoon(error);
     }
     const waiter = new Waiter(this);
     const admitted = new Promise<void>((resolve, reject) => {

@@ -13,6 +13,7 @@ import {
   type CircuitState,
 } from './options.js';
 import { CountWindow, TimeWindow, type OutcomeWindow } from './window.js';
+import { rejectSoon } from '../core/reject.js';
 
 export interface CircuitBreakerFailureEvent extends FailureEvent {
   /** The result `handleResult` judged a failure, when that was the cause (`error` is then undefined). */
@@ -229,7 +230,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
 
   private reject(error: CircuitOpenError): Promise<never> {
     if (this.events.wants('rejected')) this.events.emit('rejected', { reason: 'circuit-open', error });
-    return Promise.reject(error);
+    return rejectSoon(error);
   }
 
   private judgeResult(value: unknown): Outcome {

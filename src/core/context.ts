@@ -73,6 +73,13 @@ export class CallContext implements ExecutionContext {
     return this.callerSignal?.reason;
   }
 
+  /** False when nothing can ever abort this context: `onAbort` would never fire. */
+  get abortable(): boolean {
+    if (this.isScope) return true;
+    if (this.parent !== undefined) return this.parent.abortable;
+    return this.callerSignal !== undefined;
+  }
+
   /** True when the caller (not a timeout of ours) gave up. */
   get callerAborted(): boolean {
     if (this.parent !== undefined) return this.parent.callerAborted;

@@ -5,6 +5,7 @@ import { RateLimitedError } from '../core/errors.js';
 import type { EventHub, FailureEvent, RejectedEvent, SuccessEvent } from '../core/events.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionalNumber } from '../core/validate.js';
+import { rejectSoon } from '../core/reject.js';
 import { TokenBuckets, type BucketSettings, type Outcome } from './token-bucket.js';
 
 export interface RateLimiterOptions {
@@ -187,7 +188,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     const outcome = this.request(ctx, n);
     if (outcome === null) return Promise.resolve();
     if (outcome instanceof Promise) return outcome.then(() => this.afterWait(ctx, n));
-    return Promise.reject(outcome);
+    return rejectSoon(outcome);
   }
 
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
@@ -203,7 +204,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
         return this.run(ctx, next, watching, startedAt);
       });
     }
-    return Promise.reject(outcome);
+    return rejectSoon(outcome);
   }
 
   private request(ctx: CallContext, tokens: number): Outcome {

@@ -91,7 +91,8 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
       call.reject = reject;
     });
     this.deadlines.add(call, now + this.ms);
-    call.detachCaller = ctx.onAbort((reason) => {
+    // Most calls have no caller signal and no outer timeout: skip the closure entirely.
+    if (ctx.abortable) call.detachCaller = ctx.onAbort((reason) => {
       if (call.done) return;
       this.deadlines.remove(call);
       call.finish();
