@@ -31,8 +31,8 @@ function targetDefs(data) {
   const delta = (id) => {
     const r = find(t, id);
     return {
-      value: r?.deltaCpuNs,
-      display: isNum(r?.deltaCpuNs) ? `${signedNs(r.deltaCpuNs)} ns (wall ${signedNs(r.deltaNs)}, p50 ${signedNs(r.deltaP50Ns)})` : undefined,
+      value: r?.deltaNs,
+      display: isNum(r?.deltaNs) ? `${signedNs(r.deltaNs)} ns (CPU ${signedNs(r.deltaCpuNs)}, p50 ${signedNs(r.deltaP50Ns)})` : undefined,
       missing: notMeasured(r, data.throughput ? 'row not run' : 'throughput suite not run'),
     };
   };
@@ -86,10 +86,10 @@ function targetDefs(data) {
     { id: 'pipeline', what: 'pipeline(retry, circuitBreaker, bulkhead, timeout) Δ per call, fn ignores ctx.signal', limit: '≤ 500 ns', max: 500, unit: 'ns', ...delta('bw.pipeline') },
     { id: 'controllers', what: 'AbortControllers per call through that pipeline when fn reads ctx.signal', limit: '≤ 1', max: 1, unit: '', ...controllers },
     {
-      id: 'open', what: 'open-breaker rejection, CPU time per call (not Δ)', limit: '≤ 1,000 ns', max: 1000, unit: 'ns',
-      value: open?.cpuNs, missing: notMeasured(open, 'row not run'),
-      display: isNum(open?.cpuNs)
-        ? `${ns(open.cpuNs)} ns (wall mean ${ns(open.meanNs)} ns; a bare \`Promise.reject\` alone takes ${ns(find(t, 'floor.reject')?.cpuNs)} ns)`
+      id: 'open', what: 'open-breaker rejection, time per call (wall mean, not Δ)', limit: '≤ 1,000 ns', max: 1000, unit: 'ns',
+      value: open?.meanNs, missing: notMeasured(open, 'row not run'),
+      display: isNum(open?.meanNs)
+        ? `${ns(open.meanNs)} ns (CPU ${ns(open.cpuNs)} ns; a bare \`Promise.reject\` alone takes ${ns(find(t, 'floor.reject')?.meanNs)} ns)`
         : undefined,
     },
     { id: 'proof', what: 'breaker Δ with listeners attached then detached − Δ with none', limit: '= 0 (within noise)', unit: 'ns', ...proof },
@@ -318,11 +318,11 @@ ${s.quick ? '> **Quick mode** (a smoke run with few iterations): the numbers bel
   mean and p99 divided by ${s.batch}; calls/s = 10⁹ ÷ mean ns.
 - **× bare** and the **Δ** columns compare a row with a bare \`await fn()\` of the same workload, measured in the same round
   just before and just after the row (the baseline runs after every few rows); each Δ is the median of the per-round Δs.
-  - **Δ CPU** — process CPU time (user + system, all threads, so GC helper threads count) per call, row minus baseline.
-    It includes allocation and GC like a mean does, but time during which another process held the core is not charged.
-    **The targets are judged on Δ CPU.**
-  - **Δ wall** — the same from the wall-clock mean (tinybench's latency mean). On a quiet machine it matches Δ CPU; on a
-    busy one it is inflated by preemption.
+  - **Δ wall** — time added per call: the wall-clock mean (tinybench's latency mean), row minus baseline. It includes
+    allocation and the GC it causes. **The targets are judged on Δ wall**, as the issue defines Δ (ns added per call over
+    a bare await); on a busy machine it is inflated by preemption, so run the suite on a quiet one.
+  - **Δ CPU** — process CPU time (user + system, all threads) per call, row minus baseline. GC helper threads that run in
+    parallel count too, so on a quiet machine it is a little above Δ wall; on a busy one it is the steadier figure.
   - **Δ p50** — the same from the median iteration: the time the code path takes when no GC or preemption hits;
     Δ CPU − Δ p50 is roughly what the row's allocations cost in GC.
 - Task order is shuffled per round and a full GC runs before each task, so no row pays for another's garbage.

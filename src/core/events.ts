@@ -44,13 +44,29 @@ export interface CallEvents {
 type EventMap = object;
 type ListenerTable<M> = { [K in keyof M]?: Listener<M[K]>[] };
 
-/** Channels are looked up once per event name (diagnostics_channel caches them too). */
-const channels = new Map<string, diagnosticsChannel.Channel>();
+/**
+ * The channels of the built-in events, created up front in one object of fixed shape: `wants`
+ * runs on every call of every policy, and a fixed-shape lookup keeps it to a few ns.
+ */
+const KNOWN_CHANNELS = {
+  success: diagnosticsChannel.channel('breakwater:success'),
+  failure: diagnosticsChannel.channel('breakwater:failure'),
+  rejected: diagnosticsChannel.channel('breakwater:rejected'),
+  timeout: diagnosticsChannel.channel('breakwater:timeout'),
+  retry: diagnosticsChannel.channel('breakwater:retry'),
+  stateChange: diagnosticsChannel.channel('breakwater:stateChange'),
+  fallback: diagnosticsChannel.channel('breakwater:fallback'),
+  budgetExhausted: diagnosticsChannel.channel('breakwater:budgetExhausted'),
+} as const satisfies Record<string, diagnosticsChannel.Channel>;
+
+const otherChannels = new Map<string, diagnosticsChannel.Channel>();
 function channelFor(event: string): diagnosticsChannel.Channel {
-  let channel = channels.get(event);
+  const known = (KNOWN_CHANNELS as Record<string, diagnosticsChannel.Channel | undefined>)[event];
+  if (known !== undefined) return known;
+  let channel = otherChannels.get(event);
   if (channel === undefined) {
     channel = diagnosticsChannel.channel(`breakwater:${event}`);
-    channels.set(event, channel);
+    otherChannels.set(event, channel);
   }
   return channel;
 }
@@ -59,16 +75,13 @@ export class EventHub<M extends EventMap> {
   private readonly listeners: ListenerTable<M> = {};
   /** Number of local listeners over all events; lets `wants` skip the table when 0. */
   private count = 0;
-  private readonly channels: Record<string, diagnosticsChannel.Channel | undefined> = {};
 
   constructor(private readonly policyName: () => string) {}
 
   /** True when emitting `event` would reach someone; call before building the payload. */
   wants<K extends keyof M & string>(event: K): boolean {
     if (this.count !== 0 && this.listeners[event] !== undefined) return true;
-    let channel = this.channels[event];
-    if (channel === undefined) channel = this.channels[event] = channelFor(event);
-    return channel.hasSubscribers;
+    return channelFor(event).hasSubscribers;
   }
 
   /** True when any local listener is attached (whatever its event). */

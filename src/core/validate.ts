@@ -106,7 +106,7 @@ export function checkClock(value: unknown): void {
     typeof c['clearTimeout'] !== 'function'
   ) {
     throw new TypeError(
-      `breakwater: option "clock" must have now(), setTimeout() and clearTimeout(), received ${show(value)}`,
+      `breakwater: option "clock" must have the methods now, setTimeout and clearTimeout; received ${show(value)}`,
     );
   }
 }
