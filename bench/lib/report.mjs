@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 // Targets (issue 5) and the markdown written to docs/benchmarks.md.
 import { groups } from './rows.mjs';
 import { TARGET_WORKLOAD, workloads } from './workloads.mjs';
@@ -368,5 +369,11 @@ ${sustainedSection(data)}
 ## ${int(data.scale?.calls ?? 100_000)} timeouts in flight
 
 ${scaleSection(data)}
-`;
+${analysisSection()}`;
+}
+
+/** Why targets are missed: written by people (bench/analysis.md), kept next to the numbers. */
+function analysisSection() {
+  const file = new URL('../analysis.md', import.meta.url);
+  return existsSync(file) ? `\n${readFileSync(file, 'utf8').trim()}\n` : '';
 }
