@@ -3,19 +3,17 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Policy } from '../core/policy.js';
-import { checkOptionsObject, optionalFunction } from '../core/validate.js';
 import {
-  describe,
   existingLifetime,
-  isPolicy,
+  guardRequest,
+  guardSettings,
   lifetimeOf,
   rateLimitFields,
   rateLimitersOf,
   rejectionBody,
-  rejectionFor,
   responseOfRaw,
+  type GuardAdapter,
   type Rejection,
-  type RequestOutcome,
 } from './shared.js';
 
 export { rejectionFor, type Rejection, type RequestOutcome } from './shared.js';
@@ -30,7 +28,7 @@ export interface GuardOptions<Req extends IncomingMessage = GuardRequest> {
    * Answers a rejection breakwater knows (rate limited, bulkhead full, circuit open, timeout)
    * instead of the default JSON answer. Called only while no headers were sent.
    */
-  onRejected?: (error: unknown, req: Req, res: ServerResponse, next: NextFunctionLike) => void;
+  onRejected?: (error: unknown, req: Req, res: ServerResponse, next: NextFunctionLike) => void | Promise<unknown>;
   /** Send `RateLimit-Policy` / `RateLimit` for the rate limiters in the policy. Default true. */
   rateLimitHeaders?: boolean;
 }
@@ -50,91 +48,45 @@ export function guard<Req extends IncomingMessage = GuardRequest>(
   policy: Policy | ((req: Req) => Policy),
   options?: GuardOptions<Req>,
 ): GuardMiddleware<Req> {
-  if (typeof policy !== 'function' && !isPolicy(policy)) {
-    throw new TypeError(`breakwater: guard(policy) needs a policy or a function returning one, received ${describe(policy)}`);
-  }
-  const opts = checkOptionsObject('guard', options, false);
-  const onRejected = optionalFunction<GuardOptions<Req>['onRejected']>('onRejected', opts['onRejected']);
-  const headers = opts['rateLimitHeaders'] ?? true;
-  if (typeof headers !== 'boolean') {
-    throw new TypeError(`breakwater: option "rateLimitHeaders" must be a boolean, received ${describe(headers)}`);
-  }
-  const pick = typeof policy === 'function' ? policy : undefined;
-
-  return function breakwaterGuard(req: Req, res: ServerResponse, next: NextFunctionLike): void {
-    let chosen: Policy;
-    if (pick !== undefined) {
-      try {
-        chosen = pick(req);
-      } catch (error) {
-        next(error);
-        return;
-      }
-      if (!isPolicy(chosen)) {
-        next(new TypeError(`breakwater: guard's policy function must return a policy, received ${describe(chosen)}`));
-        return;
-      }
-    } else chosen = policy as Policy;
-
-    const lifetime = lifetimeOf(req, res);
-    let started = false;
-    const run = (): Promise<RequestOutcome> => {
-      // A policy that calls fn after giving up (or a client already gone) must not start the handler.
-      if (lifetime.ended) return new Promise<RequestOutcome>((resolve) => lifetime.whenDone(resolve));
-      started = true;
-      if (headers) setRateLimitHeaders(res, chosen);
-      return new Promise<RequestOutcome>((resolve) => {
-        // Subscribe before next(): a handler may answer synchronously.
-        lifetime.whenDone(resolve);
-        next();
-      });
-    };
-
-    const onFailure = (error: unknown): void => {
-      try {
-        reject(error);
-      } finally {
-        // Once the handler runs, the request's signal tells its outbound calls to stop. After
-        // our answer, so a handler reacting to the abort finds the response already taken.
-        if (started) lifetime.abort(error);
-      }
-    };
-
-    const reject = (error: unknown): void => {
-      // A client that left (or a response already under way) gets nothing more from us.
-      if (lifetime.ended || res.headersSent || res.destroyed) return;
-      const rejection = rejectionFor(error);
-      if (rejection === undefined) {
-        // Not ours to answer. Before the handler ran, Express's error path takes it; after,
-        // the handler still owns the response.
-        if (!started) next(error);
-        return;
-      }
+  const settings = guardSettings<Req, GuardOptions<Req>['onRejected']>(policy, options);
+  const { onRejected, rateLimitHeaders: headers } = settings;
+  const adapter: GuardAdapter<Req, ServerResponse> = {
+    settings,
+    rawRequest: (req) => req,
+    rawResponse: (res) => res,
+    responseTaken: (res) => res.headersSent || res.destroyed,
+    setRateLimitHeaders,
+    answerRejection(call, error, rejection) {
+      const res = call.reply;
+      const fallBack = (thrown: unknown): void => {
+        // Before the handler ran, Express's error path takes it; after, the default answer.
+        if (!call.started) {
+          call.next(thrown);
+          return;
+        }
+        if (res.headersSent) return;
+        if (headers) setRateLimitHeaders(res, call.policy);
+        answer(res, rejection);
+      };
       if (onRejected !== undefined) {
         try {
-          onRejected(error, req, res, next);
+          const returned: unknown = onRejected(error, call.request, res, call.next);
+          // An `async` handler that rejects must not become an unhandled rejection.
+          if (isThenable(returned)) returned.then(undefined, fallBack);
           return;
         } catch (thrown) {
-          if (!started) {
-            next(thrown);
-            return;
-          }
+          fallBack(thrown);
+          return;
         }
       }
       if (res.headersSent) return;
-      if (headers) setRateLimitHeaders(res, chosen);
+      if (headers) setRateLimitHeaders(res, call.policy);
       answer(res, rejection);
-    };
+    },
+  };
 
-    let promise: Promise<unknown>;
-    try {
-      promise = chosen.execute(run, { signal: lifetime.signal });
-    } catch (error) {
-      // A custom Policy that breaks the "never throws synchronously" rule.
-      onFailure(error);
-      return;
-    }
-    promise.then(undefined, onFailure);
+  return function breakwaterGuard(req: Req, res: ServerResponse, next: NextFunctionLike): void {
+    guardRequest(adapter, req, res, next);
   };
 }
 
@@ -145,6 +97,10 @@ export function guard<Req extends IncomingMessage = GuardRequest>(
  * request; its listeners are removed when the response ends. Pass it as `signal` to outbound
  * policies and `fetch` so work for a departed client stops.
  */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
 export function requestSignal(req: IncomingMessage): AbortSignal {
   const existing = existingLifetime(req);
   if (existing !== undefined) return existing.signal;

@@ -3,19 +3,18 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Policy } from '../core/policy.js';
-import { checkOptionsObject, optionalFunction } from '../core/validate.js';
 import {
-  describe,
   existingLifetime,
+  guardRequest,
+  guardSettings,
   isServerResponse,
-  isPolicy,
   lifetimeOf,
   rateLimitFields,
   rateLimitersOf,
   rejectionBody,
-  rejectionFor,
   responseOfRaw,
-  type RequestOutcome,
+  type Continue,
+  type GuardAdapter,
 } from './shared.js';
 
 export { rejectionFor, type Rejection, type RequestOutcome } from './shared.js';
@@ -67,73 +66,28 @@ export function guard<Request extends FastifyRequestLike = FastifyRequestLike, R
   policy: Policy | ((request: Request) => Policy),
   options?: FastifyGuardOptions<Request, Reply>,
 ): FastifyGuardPlugin {
-  if (typeof policy !== 'function' && !isPolicy(policy)) {
-    throw new TypeError(`breakwater: guard(policy) needs a policy or a function returning one, received ${describe(policy)}`);
-  }
-  const opts = checkOptionsObject('guard', options, false);
-  const onRejected = optionalFunction<FastifyGuardOptions<Request, Reply>['onRejected']>('onRejected', opts['onRejected']);
-  const headers = opts['rateLimitHeaders'] ?? true;
-  if (typeof headers !== 'boolean') {
-    throw new TypeError(`breakwater: option "rateLimitHeaders" must be a boolean, received ${describe(headers)}`);
-  }
-  const pick = typeof policy === 'function' ? policy : undefined;
-
-  function onRequest(request: Request, reply: Reply, done: HookDone): void {
-    let chosen: Policy;
-    if (pick !== undefined) {
-      try {
-        chosen = pick(request);
-      } catch (error) {
-        done(error as Error);
-        return;
-      }
-      if (!isPolicy(chosen)) {
-        done(new TypeError(`breakwater: guard's policy function must return a policy, received ${describe(chosen)}`));
-        return;
-      }
-    } else chosen = policy as Policy;
-
-    const lifetime = lifetimeOf(request.raw, reply.raw);
-    let started = false;
-    const run = (): Promise<RequestOutcome> => {
-      // A policy that calls fn after giving up (or a client already gone) must not start the handler.
-      if (lifetime.ended) return new Promise<RequestOutcome>((resolve) => lifetime.whenDone(resolve));
-      started = true;
-      if (headers) setRateLimitHeaders(reply, chosen);
-      return new Promise<RequestOutcome>((resolve) => {
-        lifetime.whenDone(resolve);
-        done();
-      });
-    };
-
-    const onFailure = (error: unknown): void => {
-      try {
-        reject(error);
-      } finally {
-        if (started) lifetime.abort(error);
-      }
-    };
-
-    const reject = (error: unknown): void => {
-      if (lifetime.ended || reply.sent || reply.raw.headersSent || reply.raw.destroyed) return;
-      const rejection = rejectionFor(error);
-      if (rejection === undefined) {
-        // Before the handler: Fastify's error handling answers. After: the handler owns the reply.
-        if (!started) done(error as Error);
-        return;
-      }
-      if (headers) setRateLimitHeaders(reply, chosen);
+  const settings = guardSettings<Request, FastifyGuardOptions<Request, Reply>['onRejected']>(policy, options);
+  const { onRejected, rateLimitHeaders: headers } = settings;
+  const adapter: GuardAdapter<Request, Reply> = {
+    settings,
+    rawRequest: (request) => request.raw,
+    rawResponse: (reply) => reply.raw,
+    responseTaken: (reply) => reply.sent || reply.raw.headersSent || reply.raw.destroyed,
+    setRateLimitHeaders,
+    answerRejection(call, error, rejection) {
+      const reply = call.reply;
+      if (headers) setRateLimitHeaders(reply, call.policy);
       if (onRejected !== undefined) {
         let result: unknown;
         try {
-          result = onRejected(error, request, reply);
+          result = onRejected(error, call.request, reply);
         } catch (thrown) {
-          if (!started) done(thrown as Error);
+          if (!call.started) call.next(thrown);
           return;
         }
         if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
           (result as Promise<unknown>).then(undefined, (thrown: unknown) => {
-            if (!started && !reply.sent) done(thrown as Error);
+            if (!call.started && !reply.sent) call.next(thrown);
           });
         }
         return;
@@ -142,16 +96,12 @@ export function guard<Request extends FastifyRequestLike = FastifyRequestLike, R
       reply.code(rejection.status).header('content-type', 'application/json; charset=utf-8');
       if (rejection.retryAfterSeconds !== undefined) reply.header('retry-after', String(rejection.retryAfterSeconds));
       reply.send(rejectionBody(rejection));
-    };
+    },
+  };
 
-    let promise: Promise<unknown>;
-    try {
-      promise = chosen.execute(run, { signal: lifetime.signal });
-    } catch (error) {
-      onFailure(error);
-      return;
-    }
-    promise.then(undefined, onFailure);
+  function onRequest(request: Request, reply: Reply, done: HookDone): void {
+    // HookDone is typed for Error, but thrown values reach done() untouched, as they always have.
+    guardRequest(adapter, request, reply, done as Continue);
   }
 
   const plugin = async function breakwaterGuard(instance: FastifyInstanceLike): Promise<void> {

@@ -113,6 +113,27 @@ describe('express guard: rejections', () => {
     expect(await request(await serve(app))).toMatchObject({ status: 418, body: 'custom ERR_RATE_LIMITED' });
   });
 
+  it('an async onRejected that rejects takes the error path, never an unhandled rejection', async () => {
+    const seen: unknown[] = [];
+    const broken = new Error('onRejected broke');
+    const app = express();
+    app.get(
+      '/',
+      guard(rejecting(RateLimitedError.fast(1000)), {
+        onRejected: async () => {
+          throw broken;
+        },
+      }),
+      (_req, res) => res.send('ok'),
+    );
+    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      seen.push(error);
+      res.status(500).end();
+    });
+    expect((await request(await serve(app))).status).toBe(500);
+    expect(seen).toEqual([broken]);
+  });
+
   it('validates its arguments at construction', () => {
     expect(() => guard(42 as never)).toThrow(TypeError);
     expect(() => guard(new CountingPolicy(), { onRejected: 'no' as never })).toThrow(/onRejected/);
