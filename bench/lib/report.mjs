@@ -197,10 +197,10 @@ function peerReferenceSection(data) {
     if (id.startsWith('mem:')) {
       const key = id.slice(4);
       value = find(data.memory?.breakers, key)?.bytes ?? find(data.memory?.keyed, key)?.bytes;
-    } else value = find(t, id)?.deltaCpuNs;
+    } else value = find(t, id)?.deltaNs;
     return [what, `${int(ref)} ${unit}`, isNum(value) ? `${unit === 'ns' ? ns(value) : int(value)} ${unit}` : '—'];
   });
-  return table(['peer', 'issue reference', 'this run (Δ CPU, or retained bytes)'], rows);
+  return table(['peer', 'issue reference', 'this run (Δ wall, or retained bytes)'], rows);
 }
 
 function proofSection(data) {
