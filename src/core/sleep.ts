@@ -19,3 +19,14 @@ export function sleep(clock: Clock, ms: number, ctx: CallContext): Promise<void>
     });
   });
 }
+
+/**
+ * Yields one turn of the event loop (no time passes, so no clock is involved), then rejects
+ * with the abort reason if `ctx` aborted meanwhile.
+ */
+export function nextTurn(ctx: CallContext): Promise<void> {
+  if (ctx.aborted) return Promise.reject(ctx.reason);
+  return new Promise<void>((resolve, reject) => {
+    setImmediate(() => (ctx.aborted ? reject(ctx.reason) : resolve()));
+  });
+}

@@ -3,7 +3,7 @@ import type { CallContext, Next } from '../core/context.js';
 import type { FailureEvent, RetryEvent, SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { sleep } from '../core/sleep.js';
+import { nextTurn, sleep } from '../core/sleep.js';
 import {
   checkClock,
   checkName,
@@ -166,16 +166,14 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
           ? { attempt: attempt + 1, delayMs, error: undefined, result: failure.result }
           : { attempt: attempt + 1, delayMs, error: failure.error });
       }
-      if (delayMs > 0) {
-        try {
-          await sleep(clock, delayMs, ctx);
-        } catch (reason) {
-          this.emitOutcome(startedAt, true, reason);
-          throw reason;
-        }
-      } else if (ctx.aborted) {
-        this.emitOutcome(startedAt, true, ctx.reason);
-        throw ctx.reason;
+      try {
+        // A zero delay still yields one turn of the event loop: a fn that fails without I/O
+        // would otherwise retry in one unbroken chain of microtasks, deaf to the caller's
+        // abort, an outer timeout or a freed bulkhead slot (with maxRetries: Infinity, forever).
+        await (delayMs > 0 ? sleep(clock, delayMs, ctx) : nextTurn(ctx));
+      } catch (reason) {
+        this.emitOutcome(startedAt, true, reason);
+        throw reason;
       }
       try {
         const value = await next(ctx.withAttempt(attempt + 1));
