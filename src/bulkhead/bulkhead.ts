@@ -139,7 +139,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
 
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
-    const watching = this.events.wants('success') || this.events.wants('failure');
+    const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.clock.now() : 0;
     // A free slot implies an empty queue: `release` hands a slot straight to the queue head.
     if (this.activeCount < this.maxConcurrent) {

@@ -181,7 +181,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     if (this.current !== CLOSED) return this.runNotClosed(ctx, next);
     const period = this.period;
     // No clock read unless something needs a duration (slow calls, listeners).
-    const timed = this.timesCalls || this.events.wants('success') || this.events.wants('failure');
+    const timed = this.timesCalls || this.events.wantsOutcome();
     const startedAt = timed ? this.clock.now() : 0;
     return next(ctx).then(
       (value: unknown) => {

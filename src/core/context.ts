@@ -28,14 +28,25 @@ const noop: Remover = () => {};
  * Policies that wait (queue, backoff, rate-limit wait) subscribe with `onAbort`, which uses
  * plain callbacks: an AbortSignal is only created when `fn` reads `ctx.signal`.
  */
+/** What only some contexts need: kept out of the per-call object until first used. */
+interface AbortState {
+  controller: AbortController | undefined;
+  /** Only scopes abort by themselves. */
+  aborted: boolean;
+  reason: unknown;
+  callbacks: Array<(reason: unknown) => void> | undefined;
+  /** Removes the link from the parent's abort to `controller` (set when `signal` is read). */
+  detach: Remover | undefined;
+}
+
+function newAbortState(): AbortState {
+  return { controller: undefined, aborted: false, reason: undefined, callbacks: undefined, detach: undefined };
+}
+
 export class CallContext implements ExecutionContext {
   attempt: number;
-  private controller: AbortController | undefined = undefined;
-  /** Only scopes abort by themselves. */
-  private ownAborted = false;
-  private ownReason: unknown = undefined;
-  private ownCallbacks: Array<(reason: unknown) => void> | undefined = undefined;
-  private signalDetach: Remover | undefined = undefined;
+  /** Created on first need: most calls never abort nor read `signal`, and stay this small. */
+  private own: AbortState | undefined = undefined;
 
   private constructor(
     readonly fn: UserFunction,
@@ -62,13 +73,13 @@ export class CallContext implements ExecutionContext {
   }
 
   get aborted(): boolean {
-    if (this.ownAborted) return true;
+    if (this.own !== undefined && this.own.aborted) return true;
     if (this.parent !== undefined) return this.parent.aborted;
     return this.callerSignal !== undefined && this.callerSignal.aborted;
   }
 
   get reason(): unknown {
-    if (this.ownAborted) return this.ownReason;
+    if (this.own !== undefined && this.own.aborted) return this.own.reason;
     if (this.parent !== undefined) return this.parent.reason;
     return this.callerSignal?.reason;
   }
@@ -92,6 +103,7 @@ export class CallContext implements ExecutionContext {
       if (this.parent !== undefined) return this.parent.onAbort(callback);
       return this.callerSignal === undefined ? noop : onAbort(this.callerSignal, callback);
     }
+    const own = (this.own ??= newAbortState());
     let done = false;
     const once = (reason: unknown): void => {
       if (done) return;
@@ -101,7 +113,7 @@ export class CallContext implements ExecutionContext {
       callback(reason);
     };
     const removeParent = this.parent!.onAbort(once);
-    (this.ownCallbacks ??= []).push(once);
+    (own.callbacks ??= []).push(once);
     return () => {
       done = true;
       removeParent();
@@ -110,7 +122,7 @@ export class CallContext implements ExecutionContext {
   }
 
   private removeOwn(callback: (reason: unknown) => void): void {
-    const list = this.ownCallbacks;
+    const list = this.own?.callbacks;
     if (list === undefined) return;
     const index = list.indexOf(callback);
     if (index !== -1) list.splice(index, 1);
@@ -118,24 +130,27 @@ export class CallContext implements ExecutionContext {
 
   /** Aborts a scope with `reason` (a timeout). Idempotent. */
   abort(reason: unknown): void {
-    if (this.ownAborted || this.aborted) return;
-    this.ownAborted = true;
-    this.ownReason = reason;
-    const list = this.ownCallbacks;
-    this.ownCallbacks = undefined;
+    if (this.aborted) return;
+    const own = (this.own ??= newAbortState());
+    own.aborted = true;
+    own.reason = reason;
+    const list = own.callbacks;
+    own.callbacks = undefined;
     if (list !== undefined) for (const callback of list) callback(reason);
-    if (this.controller !== undefined) this.controller.abort(reason);
+    if (own.controller !== undefined) own.controller.abort(reason);
   }
 
   /** Releases what reading `signal` attached to the caller's signal. */
   dispose(): void {
+    const own = this.own;
+    if (own === undefined) return;
     // The parent may have aborted in the same dispatch that got us here, before our link to
     // it ran: make the signal agree before cutting the link.
-    const controller = this.controller;
+    const controller = own.controller;
     if (controller !== undefined && !controller.signal.aborted && this.aborted) controller.abort(this.reason);
-    const detach = this.signalDetach;
+    const detach = own.detach;
     if (detach !== undefined) {
-      this.signalDetach = undefined;
+      own.detach = undefined;
       detach();
     }
   }
@@ -145,16 +160,17 @@ export class CallContext implements ExecutionContext {
       if (this.parent !== undefined) return this.parent.signal;
       if (this.callerSignal !== undefined) return this.callerSignal;
     }
-    let controller = this.controller;
+    const own = (this.own ??= newAbortState());
+    let controller = own.controller;
     if (controller === undefined) {
       controller = new AbortController();
-      this.controller = controller;
+      own.controller = controller;
       if (this.isScope) {
         if (this.aborted) controller.abort(this.reason);
         else {
           const c = controller;
           // Parent aborts reach this signal; own aborts call controller.abort directly.
-          this.signalDetach = this.parent!.onAbort((reason) => c.abort(reason));
+          own.detach = this.parent!.onAbort((reason) => c.abort(reason));
         }
       }
     }

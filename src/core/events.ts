@@ -84,6 +84,18 @@ export class EventHub<M extends EventMap> {
     return channelFor(event).hasSubscribers;
   }
 
+  /**
+   * `wants('success') || wants('failure')`, the question every policy asks on every call
+   * (should it time the call?), answered without a keyed lookup.
+   */
+  wantsOutcome(): boolean {
+    if (this.count !== 0) {
+      const listeners = this.listeners as ListenerTable<CallEvents>;
+      if (listeners.success !== undefined || listeners.failure !== undefined) return true;
+    }
+    return KNOWN_CHANNELS.success.hasSubscribers || KNOWN_CHANNELS.failure.hasSubscribers;
+  }
+
   /** True when any local listener is attached (whatever its event). */
   get hasListeners(): boolean {
     return this.count !== 0;

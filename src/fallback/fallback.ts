@@ -53,7 +53,7 @@ export class FallbackPolicy extends PolicyBase<FallbackEvents> {
 
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     const { handleResult } = this;
-    const watching = this.events.wants('success') || this.events.wants('failure');
+    const watching = this.events.wantsOutcome();
     const result = next(ctx).then(
       handleResult === undefined
         ? undefined

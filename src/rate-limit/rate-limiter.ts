@@ -193,7 +193,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
 
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
-    const watching = this.events.wants('success') || this.events.wants('failure');
+    const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.table.buckets.sync() : 0;
     const outcome = this.request(ctx, 1);
     if (outcome === null) return this.run(ctx, next, watching, startedAt);

@@ -110,7 +110,7 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
   }
 
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
-    const watching = this.events.wants('success') || this.events.wants('failure');
+    const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.settings.clock.now() : 0;
     const { handleResult, budget } = this.settings;
     if (budget !== undefined) budget.recordCall();
