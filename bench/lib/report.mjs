@@ -180,12 +180,12 @@ function throughputSection(data) {
         cell(r, 'meanNs', ns),
         cell(r, 'p99Ns', ns),
         cell(r, 'ratio', ratio),
-        cell(r, 'deltaCpuNs', signedNs),
         cell(r, 'deltaNs', signedNs),
+        cell(r, 'deltaCpuNs', signedNs),
         cell(r, 'deltaP50Ns', signedNs),
       ]);
     }
-    out.push(table(['what', 'library', 'row', 'calls/s', 'mean ns', 'p99 ns', '× bare', '**Δ CPU ns**', 'Δ wall ns', 'Δ p50 ns'], rows), '');
+    out.push(table(['what', 'library', 'row', 'calls/s', 'mean ns', 'p99 ns', '× bare', '**Δ wall ns**', 'Δ CPU ns', 'Δ p50 ns'], rows), '');
   }
   return out.join('\n');
 }

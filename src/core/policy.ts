@@ -63,9 +63,10 @@ export abstract class PolicyBase<Events extends object> implements Policy, Runna
   abstract readonly kind: string;
   protected readonly events: EventHub<Events>;
 
-  constructor(name: string) {
+  /** `events`: a hub to share (e.g. the per-key views of a keyed limiter share their parent's). */
+  constructor(name: string, events?: EventHub<Events>) {
     this.name = name;
-    this.events = new EventHub<Events>(() => this.name);
+    this.events = events ?? new EventHub<Events>(() => this.name);
   }
 
   execute<T>(fn: (ctx: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {

@@ -104,10 +104,9 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     name: string,
     shared: EventHub<RateLimiterEvents> | undefined,
   ) {
-    super(name);
-    this.key = shared === undefined ? undefined : key;
     // A keyed limiter's views share its hub: listeners see every key, and a view costs no hub.
-    if (shared !== undefined) (this as unknown as { events: EventHub<RateLimiterEvents> }).events = shared;
+    super(name, shared);
+    this.key = shared === undefined ? undefined : key;
   }
 
   get capacity(): number {
