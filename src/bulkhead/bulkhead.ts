@@ -178,12 +178,8 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
   }
 
   private run(ctx: CallContext, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
-    let running: Promise<unknown>;
-    try {
-      running = next(ctx);
-    } catch (error) {
-      running = Promise.reject(error);
-    }
+    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
+    const running = next(ctx);
     if (!watching) return running.then(this.releaseValue, this.releaseError);
     return running.then(
       (value) => {

@@ -2,10 +2,19 @@ import type { CallContext, Next } from './context.js';
 import type { CallEvents } from './events.js';
 import { PolicyBase, RUN, isRunnable, invoke, type Policy, type Runnable } from './policy.js';
 
-/** Any `Policy` from outside the library runs through its public `execute`. */
+/**
+ * Any `Policy` from outside the library runs through its public `execute`. Layers rely on
+ * `next` never throwing, so a foreign `execute` that throws synchronously becomes a rejection.
+ */
 function adapt(policy: Policy): Runnable {
   return {
-    [RUN]: (ctx: CallContext, next: Next) => policy.execute(() => next(ctx), { signal: ctx.signal }),
+    [RUN]: (ctx: CallContext, next: Next) => {
+      try {
+        return Promise.resolve(policy.execute(() => next(ctx), { signal: ctx.signal }));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
   };
 }
 

@@ -228,12 +228,8 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   }
 
   private run(ctx: CallContext, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
-    let running: Promise<unknown>;
-    try {
-      running = next(ctx);
-    } catch (error) {
-      running = Promise.reject(error);
-    }
+    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
+    const running = next(ctx);
     if (!watching) return running;
     return running.then(
       (value) => {

@@ -101,3 +101,21 @@ describe('pipeline', () => {
     await expect(pipeline().execute(() => 'bare')).resolves.toBe('bare');
   });
 });
+
+describe('pipeline with a misbehaving foreign policy', () => {
+  it('turns a synchronous throw from its execute into a rejection, and inner layers still settle', async () => {
+    const { bulkhead } = await import('../../src/index.js');
+    const boom = new Error('foreign execute threw');
+    const broken: Policy = {
+      name: 'broken',
+      execute: () => {
+        throw boom;
+      },
+    };
+    const b = bulkhead({ maxConcurrent: 1 });
+    const p = pipeline(b, broken);
+    await expect(p.execute(() => 'never')).rejects.toBe(boom);
+    expect(b.active).toBe(0);
+    await expect(pipeline(b, timeout(10)).execute(() => 'free again')).resolves.toBe('free again');
+  });
+});
