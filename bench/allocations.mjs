@@ -22,15 +22,9 @@ const { bw, missing } = await import('./lib/bw.mjs');
 const ck = await import('cockatiel');
 const { emit } = await import('./lib/child.mjs');
 const { immediate, immediateReadsSignal } = await import('./lib/workloads.mjs');
+const { fourPolicies } = await import('./lib/breakwater.mjs');
 
 const CALLS = 1_000;
-const fourPolicies = () =>
-  bw.pipeline(
-    bw.retry({ maxRetries: 3 }),
-    bw.circuitBreaker({ halfOpenAfterMs: 60_000 }),
-    bw.bulkhead({ maxConcurrent: 1_000 }),
-    bw.timeout(10_000),
-  );
 const wrapped = () =>
   ck.wrap(
     ck.retry(ck.handleAll, { maxAttempts: 3 }),

@@ -11,6 +11,9 @@ import {
   type MetricData,
 } from '@opentelemetry/sdk-metrics';
 import { expect } from 'vitest';
+import { TimeoutError, type Policy } from '../../src/index.js';
+import type { TestClock } from '../../src/testing/index.js';
+import { track } from '../helpers.js';
 
 /** A reader that exports only when the test asks (`collect`). */
 class OnDemandReader extends MetricReader {
@@ -195,4 +198,27 @@ export class FakeLimiter extends FakePolicy {
 /** Local listener count of a built-in policy (its EventHub is protected). */
 export function hasListeners(policy: object): boolean {
   return (policy as unknown as { events: { hasListeners: boolean } }).events.hasListeners;
+}
+
+/**
+ * Three calls with known outcomes through pipeline(retry ×2 with 10 ms backoff, timeout 100 ms),
+ * shared by the OpenTelemetry and Prometheus tests so both bridges are held to the same run.
+ */
+export async function runScenario(clock: TestClock, policy: Policy): Promise<void> {
+  const wait = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(() => resolve(), ms));
+  // 1: succeeds after 20 ms.
+  const a = track(policy.execute(() => wait(20).then(() => 'a')));
+  await clock.advance(20);
+  expect(a.value).toBe('a');
+  // 2: fails after 30 ms, then succeeds after 40 ms (one retry).
+  let second = 0;
+  const b = track(
+    policy.execute(() => (++second === 1 ? wait(30).then(() => Promise.reject(new Error('boom'))) : wait(40).then(() => 'b'))),
+  );
+  await clock.advance(30 + 10 + 40);
+  expect(b.value).toBe('b');
+  // 3: never settles; three timeouts, two retries, then TimeoutError.
+  const c = track(policy.execute(() => new Promise(() => {})));
+  await clock.advance(100 + 10 + 100 + 10 + 100);
+  expect(c.error).toBeInstanceOf(TimeoutError);
 }

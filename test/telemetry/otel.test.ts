@@ -1,6 +1,6 @@
 import { DataPointType } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it, vi } from 'vitest';
-import { constantBackoff, fallback, pipeline, retry, timeout, TimeoutError, type Policy } from '../../src/index.js';
+import { constantBackoff, fallback, pipeline, retry, timeout, type Policy } from '../../src/index.js';
 import { DURATION_BUCKETS_S } from '../../src/telemetry/collect.js';
 import { instrument, type MeterLike } from '../../src/telemetry/otel.js';
 import { TestClock } from '../../src/testing/index.js';
@@ -11,6 +11,7 @@ import {
   FakeLimiter,
   FakePolicy,
   hasListeners,
+  runScenario,
   histogramPoint,
   otelHarness,
   pointValue,
@@ -20,26 +21,6 @@ import {
 const P = 'breakwater.policy';
 const O = 'breakwater.outcome';
 const S = 'breakwater.state';
-
-/** pipeline(retry ×2 with 10 ms backoff, timeout 100 ms) and three calls with known outcomes. */
-async function runScenario(clock: TestClock, policy: ReturnType<typeof pipeline>): Promise<void> {
-  const wait = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(() => resolve(), ms));
-  // 1: succeeds after 20 ms.
-  const a = track(policy.execute(() => wait(20).then(() => 'a')));
-  await clock.advance(20);
-  expect(a.value).toBe('a');
-  // 2: fails after 30 ms, then succeeds after 40 ms (one retry).
-  let second = 0;
-  const b = track(
-    policy.execute(() => (++second === 1 ? wait(30).then(() => Promise.reject(new Error('boom'))) : wait(40).then(() => 'b'))),
-  );
-  await clock.advance(30 + 10 + 40);
-  expect(b.value).toBe('b');
-  // 3: never settles; three timeouts, two retries, then TimeoutError.
-  const c = track(policy.execute(() => new Promise(() => {})));
-  await clock.advance(100 + 10 + 100 + 10 + 100);
-  expect(c.error).toBeInstanceOf(TimeoutError);
-}
 
 describe('breakwater/otel instrument', () => {
   it('counts calls by outcome, durations in seconds and retries, per inner policy of a pipeline', async () => {

@@ -1,15 +1,15 @@
 import * as client from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { constantBackoff, pipeline, retry, timeout, TimeoutError, type Policy } from '../../src/index.js';
+import { constantBackoff, pipeline, retry, timeout, type Policy } from '../../src/index.js';
 import { DURATION_BUCKETS_S } from '../../src/telemetry/collect.js';
 import { instrument, METRIC_NAMES } from '../../src/telemetry/prometheus.js';
 import { TestClock } from '../../src/testing/index.js';
-import { track } from '../helpers.js';
 import {
   FakeBreaker,
   FakeBulkhead,
   FakeLimiter,
   hasListeners,
+  runScenario,
   parseExposition,
   sample,
   samplesOf,
@@ -18,23 +18,6 @@ import {
 
 async function scrape(registry: client.Registry): Promise<Sample[]> {
   return parseExposition(await registry.metrics());
-}
-
-/** pipeline(retry ×2 with 10 ms backoff, timeout 100 ms) and three calls with known outcomes. */
-async function runScenario(clock: TestClock, policy: Policy): Promise<void> {
-  const wait = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(() => resolve(), ms));
-  const a = track(policy.execute(() => wait(20).then(() => 'a')));
-  await clock.advance(20);
-  expect(a.value).toBe('a');
-  let second = 0;
-  const b = track(
-    policy.execute(() => (++second === 1 ? wait(30).then(() => Promise.reject(new Error('boom'))) : wait(40).then(() => 'b'))),
-  );
-  await clock.advance(30 + 10 + 40);
-  expect(b.value).toBe('b');
-  const c = track(policy.execute(() => new Promise(() => {})));
-  await clock.advance(100 + 10 + 100 + 10 + 100);
-  expect(c.error).toBeInstanceOf(TimeoutError);
 }
 
 describe('breakwater/prometheus instrument', () => {
