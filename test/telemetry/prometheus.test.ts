@@ -1,6 +1,6 @@
 import * as client from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { constantBackoff, pipeline, retry, timeout, type Policy } from '../../src/index.js';
+import { constantBackoff, pipeline, retry, timeout } from '../../src/index.js';
 import { DURATION_BUCKETS_S } from '../../src/telemetry/collect.js';
 import { instrument, METRIC_NAMES } from '../../src/telemetry/prometheus.js';
 import { TestClock } from '../../src/testing/index.js';
