@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { CallContext, Next } from '../core/context.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { BulkheadFullError } from '../core/errors.js';
+import { Fifo } from '../core/fifo.js';
 import type { FailureEvent, RejectedEvent, SuccessEvent } from '../core/events.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionalNumber } from '../core/validate.js';
@@ -108,8 +109,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
   private activeCount = 0;
   private queuedCount = 0;
   private rejectedCount = 0;
-  private head: Waiter | undefined = undefined;
-  private tail: Waiter | undefined = undefined;
+  private readonly waiters = new Fifo<Waiter>();
   private readonly deadlines: DeadlineQueue | undefined;
 
   constructor(
@@ -156,12 +156,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
       waiter.admit = resolve;
       waiter.fail = reject;
     });
-    if (this.tail === undefined) this.head = waiter;
-    else {
-      this.tail.next = waiter;
-      waiter.prev = this.tail;
-    }
-    this.tail = waiter;
+    this.waiters.push(waiter);
     this.queuedCount++;
     if (this.deadlines !== undefined) this.deadlines.add(waiter, this.clock.now() + this.queueTimeoutMs!);
     waiter.detach = ctx.onAbort(waiter.onAbort);
@@ -209,7 +204,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
 
   /** Frees a slot, or hands it straight to the oldest waiter so no slot idles while someone waits. */
   private release(): void {
-    const waiter = this.head;
+    const waiter = this.waiters.head;
     if (waiter === undefined) {
       this.activeCount--;
       return;
@@ -240,12 +235,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
 
   private unlink(waiter: Waiter): void {
     waiter.waiting = false;
-    const { prev, next } = waiter;
-    if (prev === undefined) this.head = next;
-    else prev.next = next;
-    if (next === undefined) this.tail = prev;
-    else next.prev = prev;
-    waiter.prev = waiter.next = undefined;
+    this.waiters.remove(waiter);
     this.queuedCount--;
   }
 

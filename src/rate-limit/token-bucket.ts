@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { CallContext } from '../core/context.js';
 import { RateLimitedError } from '../core/errors.js';
+import { Fifo } from '../core/fifo.js';
 
 // The token-bucket arithmetic and the FIFO wait queues, shared by `rateLimiter` (one bucket)
 // and `keyedRateLimiter` (one bucket per key, stored compactly).
@@ -42,9 +43,7 @@ class TokenWaiter {
 }
 
 /** The waiters of one bucket, FIFO. Exists only while someone waits; so does its timer. */
-class WaitQueue {
-  head: TokenWaiter | undefined = undefined;
-  tail: TokenWaiter | undefined = undefined;
+class WaitQueue extends Fifo<TokenWaiter> {
   /** Tokens promised to the waiters, in order; later arrivals queue behind all of them. */
   reserved = 0;
   timer: unknown = undefined;
@@ -54,6 +53,7 @@ class WaitQueue {
     buckets: TokenBuckets,
     readonly slot: number,
   ) {
+    super();
     this.fire = () => {
       this.timer = undefined;
       buckets.serve(this);
@@ -221,12 +221,7 @@ export class TokenBuckets {
       waiter.resolve = resolve;
       waiter.reject = reject;
     });
-    if (queue.tail === undefined) queue.head = waiter;
-    else {
-      queue.tail.next = waiter;
-      waiter.prev = queue.tail;
-    }
-    queue.tail = waiter;
+    queue.push(waiter);
     queue.reserved += tokens;
     waiter.detach = ctx.onAbort(waiter.onAbort);
     if (queue.head === waiter) this.arm(queue);
@@ -264,12 +259,7 @@ export class TokenBuckets {
   private unlink(waiter: TokenWaiter): void {
     const queue = waiter.queue;
     waiter.waiting = false;
-    const { prev, next } = waiter;
-    if (prev === undefined) queue.head = next;
-    else prev.next = next;
-    if (next === undefined) queue.tail = prev;
-    else next.prev = prev;
-    waiter.prev = waiter.next = undefined;
+    queue.remove(waiter);
     queue.reserved -= waiter.tokens;
   }
 
