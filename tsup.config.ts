@@ -10,6 +10,7 @@ export default defineConfig({
     fetch: 'src/http/fetch.ts',
     otel: 'src/telemetry/otel.ts',
     prometheus: 'src/telemetry/prometheus.ts',
+    redis: 'src/redis/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

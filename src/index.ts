@@ -9,6 +9,7 @@ export {
   CircuitIsolatedError,
   BulkheadFullError,
   RateLimitedError,
+  RateLimiterUnavailableError,
   TimeoutError,
   isBreakwaterError,
 } from './core/errors.js';

@@ -116,6 +116,21 @@ export class RateLimitedError extends BreakwaterError {
   }
 }
 
+/** A shared limiter's store (Redis) did not answer in time and the limiter was told to refuse then. */
+export class RateLimiterUnavailableError extends BreakwaterError {
+  constructor(message = 'Rate limiter store is unavailable') {
+    super(message, 'ERR_RATE_LIMITER_UNAVAILABLE');
+  }
+
+  static fast(): RateLimiterUnavailableError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    const error = new RateLimiterUnavailableError();
+    Error.stackTraceLimit = limit;
+    return error;
+  }
+}
+
 export class TimeoutError extends BreakwaterError {
   declare readonly timeoutMs: number;
 
@@ -138,6 +153,7 @@ mark(CircuitOpenError, 'ERR_CIRCUIT_OPEN', ['ERR_CIRCUIT_OPEN', 'ERR_CIRCUIT_ISO
 mark(CircuitIsolatedError, 'ERR_CIRCUIT_ISOLATED', ['ERR_CIRCUIT_ISOLATED']);
 mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL']);
 mark(RateLimitedError, 'ERR_RATE_LIMITED', ['ERR_RATE_LIMITED']);
+mark(RateLimiterUnavailableError, 'ERR_RATE_LIMITER_UNAVAILABLE', ['ERR_RATE_LIMITER_UNAVAILABLE']);
 mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT']);
 
 /** True for any error breakwater itself produced (as opposed to one thrown by `fn`). */

@@ -35,8 +35,9 @@ const NONE = -1;
  * links of an LRU list, the key in `keys` and one Map entry. A bucket that refilled to
  * capacity is the same as no bucket, so full buckets are dropped freely: two are reclaimed
  * from the LRU end whenever a new key arrives, and all of them when room is needed.
+ * @internal Also the table of the Redis limiter's in-process fallback.
  */
-class KeyTable implements BucketTable {
+export class KeyTable implements BucketTable {
   private readonly index = new Map<string, number>();
   private readonly keys: (string | undefined)[] = [];
   private prev: Int32Array;

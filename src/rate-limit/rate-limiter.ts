@@ -80,7 +80,8 @@ class SingleBucket implements BucketTable {
   }
 }
 
-function checkTokens(tokens: unknown): number {
+/** @internal */
+export function checkTokens(tokens: unknown): number {
   if (typeof tokens !== 'number') {
     throw new TypeError(`breakwater: tokens must be a number, received ${describeValue(tokens)}`);
   }
