@@ -21,14 +21,19 @@ export interface NodeRedisLike {
 /** A connected ioredis or node-redis client (or anything with the same methods). */
 export type RedisClientLike = IoRedisLike | NodeRedisLike;
 
-/** Runs the token-bucket script on one client shape; `ready()` says whether to send at all. */
+/**
+ * Runs the token-bucket script on one client shape. `run` sends EVALSHA; after a NOSCRIPT
+ * reply (`isNoScript`), `load` runs the script text, which also puts it in the server's cache:
+ * one round trip, not two. `ready()` says whether to send at all.
+ */
 export interface ScriptRunner {
   run(key: string, args: string[]): Promise<unknown>;
+  load(key: string, args: string[]): Promise<unknown>;
   ready(): boolean;
 }
 
 /** True for the error a server answers EVALSHA with when its script cache lacks the script. */
-function isNoScript(error: unknown): boolean {
+export function isNoScript(error: unknown): boolean {
   const message = (error as { message?: unknown } | null)?.message;
   return typeof message === 'string' && message.startsWith('NOSCRIPT');
 }
@@ -62,26 +67,17 @@ export function scriptRunner(client: unknown): ScriptRunner {
     const redis = client as NodeRedisLike;
     return {
       ready,
-      run(key, args) {
-        const options = { keys: [key], arguments: args };
-        return redis.evalSha(TOKEN_BUCKET_SHA1, options).then(undefined, (error: unknown) => {
-          // EVAL runs the script and puts it in the server's cache: one round trip, not two.
-          if (isNoScript(error)) return redis.eval(TOKEN_BUCKET_LUA, options);
-          throw error;
-        });
-      },
+      run: (key, args) => redis.evalSha(TOKEN_BUCKET_SHA1, { keys: [key], arguments: args }),
+      load: (key, args) => redis.eval(TOKEN_BUCKET_LUA, { keys: [key], arguments: args }),
     };
   }
   if (typeof methods['evalsha'] === 'function' && typeof methods['eval'] === 'function') {
     const redis = client as IoRedisLike;
     return {
       ready,
-      run(key, args) {
-        return redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, ...args).then(undefined, (error: unknown) => {
-          if (isNoScript(error)) return redis.eval(TOKEN_BUCKET_LUA, 1, key, ...args);
-          throw error;
-        });
-      },
+      // The argument count is fixed: spell it out rather than spread on every decision.
+      run: (key, args) => redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!),
+      load: (key, args) => redis.eval(TOKEN_BUCKET_LUA, 1, key, ...args),
     };
   }
   const present = ['evalsha', 'evalSha', 'eval'].filter((name) => typeof methods[name] === 'function');

@@ -21,7 +21,7 @@ import {
   type RateLimiterEvents,
 } from '../rate-limit/rate-limiter.js';
 import { TokenBuckets, type BucketSettings } from '../rate-limit/token-bucket.js';
-import { scriptRunner, type RedisClientLike, type ScriptRunner } from './client.js';
+import { isNoScript, scriptRunner, type RedisClientLike, type ScriptRunner } from './client.js';
 
 export type UnavailableMode = 'local' | 'allow' | 'reject';
 
@@ -136,13 +136,28 @@ const noop = (): void => {};
 /** One script call in flight, with its `redisTimeoutMs` deadline. It settles exactly once. */
 class PendingCall extends DeadlineEntry {
   private done = false;
+  private reloaded = false;
 
   constructor(
     private readonly owner: RedisRateLimiter,
+    private readonly runner: ScriptRunner,
+    private readonly key: string,
+    private readonly args: string[],
     private readonly probe: boolean,
     private readonly resolve: (reply: Reply | undefined) => void,
   ) {
     super();
+  }
+
+  send(): void {
+    try {
+      const sent = this.reloaded ? this.runner.load(this.key, this.args) : this.runner.run(this.key, this.args);
+      // The handlers stay attached after a timeout, so a late answer or error is swallowed.
+      sent.then(this.onReply, this.onError);
+    } catch (error) {
+      // A client that throws instead of rejecting (or returns no promise) fails this call only.
+      this.onError(error);
+    }
   }
 
   /** Arrives after `expire` when Redis is merely slow: that answer is dropped. */
@@ -158,7 +173,15 @@ class PendingCall extends DeadlineEntry {
   };
 
   readonly onError = (error: unknown): void => {
-    if (!this.finish()) return;
+    if (this.done) return;
+    // The server's script cache lost the script (restart, failover, SCRIPT FLUSH): send the
+    // text once, within the same deadline.
+    if (!this.reloaded && isNoScript(error)) {
+      this.reloaded = true;
+      this.send();
+      return;
+    }
+    this.finish();
     this.owner.markDown('error', error);
     this.resolve(undefined);
   };
@@ -185,11 +208,12 @@ export class RedisRateLimiter {
   /** @internal Runs waits and the `redisTimeoutMs` deadlines: the given clock, else systemClock. */
   readonly timerClock: Clock;
   /** @internal */ readonly events: EventHub<RedisRateLimiterEvents>;
-  /** @internal The script's ARGV[4] for `execute` (the configured wait). */
-  readonly executeWaitArg: string;
   private readonly capacityArg: string;
   private readonly rateArg: string;
-  private readonly horizonArg: string;
+  /** The script's ARGV[4] for `execute` (the configured wait; tryAcquire never waits) and ARGV[5]. */
+  private readonly maxWaitArg: string;
+  /** ARGV of the most common requests (one token, Redis TIME), the same every time: built once. */
+  private readonly oneTokenArgs: { readonly waiting: string[]; readonly now: string[] } | undefined;
   private readonly deadlines: DeadlineQueue;
   private local: KeyTable | undefined = undefined;
   private up = true;
@@ -217,9 +241,11 @@ export class RedisRateLimiter {
     this.deadlines = new DeadlineQueue(this.timerClock);
     this.capacityArg = String(settings.capacity);
     this.rateArg = String(settings.refillPerSecond);
-    const maxWait = settings.maxWaitMs === Infinity ? '-1' : String(settings.maxWaitMs);
-    this.executeWaitArg = maxWait;
-    this.horizonArg = maxWait;
+    this.maxWaitArg = settings.maxWaitMs === Infinity ? '-1' : String(settings.maxWaitMs);
+    this.oneTokenArgs =
+      bucketClock === undefined
+        ? { waiting: this.args(1, true), now: this.args(1, false) }
+        : undefined;
   }
 
   /**
@@ -246,7 +272,7 @@ export class RedisRateLimiter {
       return Promise.reject(error);
     }
     if (n > this.capacity) return Promise.resolve(false);
-    return this.ask(key, n, '0').then((reply) => {
+    return this.ask(key, n, false).then((reply) => {
       if (reply === undefined) {
         this.fallbackCount++;
         if (this.onUnavailable === 'local') return this.localView(key).tryAcquire(n);
@@ -268,7 +294,7 @@ export class RedisRateLimiter {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.ask(key, 0, '0').then((reply) => {
+    return this.ask(key, 0, false).then((reply) => {
       if (reply !== undefined) return reply[2];
       if (this.onUnavailable === 'local') return this.localView(key).available;
       return this.onUnavailable === 'allow' ? Math.floor(this.capacity) : 0;
@@ -286,11 +312,12 @@ export class RedisRateLimiter {
   }
 
   /**
-   * @internal Runs the script for `tokens` of `key` (0 = look only). Resolves with Redis's
+   * @internal Runs the script for `tokens` of `key` (0 = look only; `waits`: may reserve
+   * tokens up to `maxWaitMs` ahead, as `execute` does). Resolves with Redis's
    * answer, or undefined when Redis did not answer in time (the caller falls back). Never
    * rejects. While Redis is unavailable, one call at a time probes it; the others do not wait.
    */
-  ask(key: string, tokens: number, waitArg: string): Promise<Reply | undefined> {
+  ask(key: string, tokens: number, waits: boolean): Promise<Reply | undefined> {
     if (!this.up && this.probing) return UNDECIDED;
     // A disconnected client would park the command in its offline queue: decide without it.
     if (!this.runner.ready()) {
@@ -299,27 +326,25 @@ export class RedisRateLimiter {
     }
     const probe = !this.up;
     if (probe) this.probing = true;
-    const args = [
+    const common = tokens === 1 ? this.oneTokenArgs : undefined;
+    const args = common === undefined ? this.args(tokens, waits) : waits ? common.waiting : common.now;
+    return new Promise<Reply | undefined>((resolve) => {
+      const call = new PendingCall(this, this.runner, this.prefix + key, args, probe, resolve);
+      this.deadlines.add(call, this.timerClock.now() + this.redisTimeoutMs);
+      call.send();
+    });
+  }
+
+  /** The script's ARGV (see script.ts). */
+  private args(tokens: number, waits: boolean): string[] {
+    return [
       this.capacityArg,
       this.rateArg,
-      tokens === 1 ? '1' : String(tokens),
-      waitArg,
-      this.horizonArg,
+      String(tokens),
+      waits ? this.maxWaitArg : '0',
+      this.maxWaitArg,
       this.bucketClock === undefined ? '' : String(this.bucketClock.now()),
     ];
-    return new Promise<Reply | undefined>((resolve) => {
-      const call = new PendingCall(this, probe, resolve);
-      this.deadlines.add(call, this.timerClock.now() + this.redisTimeoutMs);
-      let sent: Promise<unknown>;
-      try {
-        sent = this.runner.run(this.prefix + key, args);
-      } catch (error) {
-        call.onError(error);
-        return;
-      }
-      // The handlers stay attached after a timeout, so a late answer or error is swallowed.
-      Promise.resolve(sent).then(call.onReply, call.onError);
-    });
   }
 
   /** @internal A script call settled (answered, failed or timed out). */
@@ -348,11 +373,17 @@ export class RedisRateLimiter {
   /** @internal Gives back tokens granted to a caller that left before using them. Fire and forget. */
   refund(key: string, tokens: number): void {
     if (!this.runner.ready()) return;
-    const now = this.bucketClock === undefined ? '' : String(this.bucketClock.now());
+    const args = this.args(-tokens, false);
+    const fullKey = this.prefix + key;
     try {
-      Promise.resolve(
-        this.runner.run(this.prefix + key, [this.capacityArg, this.rateArg, String(-tokens), '0', this.horizonArg, now]),
-      ).then(noop, noop);
+      this.runner.run(fullKey, args).then(noop, (error: unknown) => {
+        if (!isNoScript(error)) return;
+        try {
+          this.runner.load(fullKey, args).then(noop, noop);
+        } catch {
+          // As below.
+        }
+      });
     } catch {
       // A client that throws synchronously keeps the tokens; the bucket refills on its own.
     }
@@ -425,7 +456,7 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
     const owner = this.owner;
     const watching = this.events.wantsOutcome();
     const startedAt = watching ? owner.timerClock.now() : 0;
-    let asked = owner.ask(this.key, 1, owner.executeWaitArg);
+    let asked = owner.ask(this.key, 1, true);
     if (ctx.abortable) asked = this.abortable(asked, ctx);
     return asked.then((reply) => {
       if (reply === undefined) return this.fallBack(ctx, next, watching, startedAt);

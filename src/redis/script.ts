@@ -21,20 +21,22 @@ import { createHash } from 'node:crypto';
 // Reply: { granted 0|1, ms, tokens left (whole) }. For a grant, ms is the wait before the
 // tokens are the caller's (0 = now); for a refusal it is the exact retryAfterMs.
 //
-// Expiry: with the server's clock the key expires at `fullAt` itself (PEXPIREAT, the same time
-// base as TIME). With a caller's clock Redis cannot relate that clock to its own: the key lives
+// Expiry: with the server's clock the key expires at `fullAt` itself (PXAT, the same time base
+// as TIME). With a caller's clock Redis cannot relate that clock to its own: the key lives
 // `fullAt − now` ms plus CLIENT_CLOCK_GRACE_MS, so a caller clock that runs slower than the
 // server's (or a virtual one) never loses a bucket that is not full yet.
 export const CLIENT_CLOCK_GRACE_MS = 1000;
 
 export const TOKEN_BUCKET_LUA = `
-if redis.replicate_commands then redis.replicate_commands() end
+-- Redis 7+ has REDIS_VERSION_NUM. Servers before 5 replicate scripts verbatim unless told
+-- otherwise, which a script that reads TIME must not be.
+local modern = redis.REDIS_VERSION_NUM ~= nil
+if not modern and redis.replicate_commands then redis.replicate_commands() end
 local key = KEYS[1]
 local capacity = tonumber(ARGV[1])
 local refillPerSecond = tonumber(ARGV[2])
 local tokens = tonumber(ARGV[3])
-local maxWaitMs = tonumber(ARGV[4])
-local horizonMs = tonumber(ARGV[5])
+-- ARGV[4] and ARGV[5] are parsed only on the paths that need them (the common grant does not).
 local now
 local serverClock = ARGV[6] == ''
 if serverClock then
@@ -86,22 +88,29 @@ local stored = redis.call('GET', key)
 local fullAt = now
 if stored then fullAt = tonumber(stored) end
 
--- Under a clock that only moves forward, fullAt never lies further ahead than one empty
--- bucket plus the longest accepted wait. Further means the clock went back (a failover to a
--- host whose clock is behind, an NTP step): count the bucket as empty rather than lock the
--- key out for the size of the jump. This never creates tokens.
-if horizonMs >= 0 then
-  local ceiling = now + capacity * msPerToken + horizonMs
-  if fullAt > ceiling + 1 then fullAt = ceiling end
+-- Numbers go to redis.call as numbers: Redis writes them with enough digits (17) to read back
+-- as the same double. (SET … PXAT needs 6.2; older servers get two commands.)
+local function store(value)
+  if not serverClock then
+    redis.call('SET', key, value, 'PX', math.ceil(value - now) + ${CLIENT_CLOCK_GRACE_MS})
+  elseif modern then
+    redis.call('SET', key, value, 'PXAT', math.ceil(value))
+  else
+    redis.call('SET', key, value)
+    redis.call('PEXPIREAT', key, math.ceil(value))
+  end
 end
 
-local function store(value)
-  local text = string.format('%.17g', value)
-  if serverClock then
-    redis.call('SET', key, text)
-    redis.call('PEXPIREAT', key, string.format('%d', math.ceil(value)))
-  else
-    redis.call('SET', key, text, 'PX', string.format('%d', math.ceil(value - now) + ${CLIENT_CLOCK_GRACE_MS}))
+-- Under a clock that only moves forward, fullAt never lies further ahead than one empty
+-- bucket plus the longest accepted wait. Further means the clock went back (a failover to a
+-- host whose clock is behind, an NTP step): the bucket counts as empty from now on, written
+-- back once, rather than locking the key out for the size of the jump. No token appears.
+local emptyAt = now + capacity * msPerToken
+if fullAt > emptyAt then
+  local horizonMs = tonumber(ARGV[5])
+  if horizonMs >= 0 and fullAt > emptyAt + horizonMs + 1 then
+    fullAt = emptyAt + horizonMs
+    store(fullAt)
   end
 end
 
@@ -124,6 +133,7 @@ if has(fullAt, now, tokens) then
 end
 
 local wait = dueIn(fullAt, tokens, now)
+local maxWaitMs = tonumber(ARGV[4])
 if maxWaitMs >= 0 and wait > maxWaitMs then
   -- Refused: nothing is written.
   return { 0, wait, math.floor(tokensAt(fullAt, now)) }

@@ -138,6 +138,23 @@ describeRedis('redisRateLimiter on a real server', () => {
       expect(Number(await server.command('PTTL', `${p}k`))).toBeLessThanOrEqual(1800);
     });
 
+    it('a clock that jumps back creates no tokens and locks a key out for at most one refill', async () => {
+      const clock = new TestClock(1_000_000);
+      const limiter = redisRateLimiter({ client: connection.client, capacity: 2, refillPerSecond: 1, clock, prefix: prefix() });
+      const retries: number[] = [];
+      limiter.on('rejected', (event) => retries.push((event.error as RateLimitedError).retryAfterMs));
+      expect(await limiter.tryAcquire('k', 2)).toBe(true);
+      // 1000 s back: the stored full time now lies 1002 s ahead of the clock.
+      clock.jump(-1_000_000);
+      expect(await limiter.available('k')).toBe(0);
+      expect(await limiter.tryAcquire('k')).toBe(false);
+      // Counted as an empty bucket: one token's time, not the 1000 s of the jump.
+      expect(retries).toEqual([1000]);
+      clock.jump(1000);
+      expect(await limiter.tryAcquire('k')).toBe(true);
+      expect(await limiter.tryAcquire('k')).toBe(false);
+    });
+
     it('a refusal writes nothing: value and expiry stay as they were', async () => {
       const p = prefix();
       const limiter = redisRateLimiter({ client: connection.client, capacity: 1, refillPerSecond: 0.01, prefix: p });
