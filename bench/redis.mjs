@@ -6,6 +6,7 @@
 //
 //   npm run bench:redis                      (builds dist/ first)
 //   node bench/redis.mjs --rounds 15 --seconds 0.3
+//   taskset -c 0 node bench/redis.mjs --pin 1   (the server on CPU 1, this process on CPU 0)
 //
 // Every decision is granted (buckets far larger than the run): the common path, and keys that
 // live on (no key is created or expires on every call, for either library). Rounds are short

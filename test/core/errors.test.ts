@@ -6,6 +6,7 @@ import {
   CircuitOpenError,
   isBreakwaterError,
   RateLimitedError,
+  RateLimiterUnavailableError,
   TimeoutError,
 } from '../../src/index.js';
 
@@ -15,6 +16,7 @@ describe('errors', () => {
     [new CircuitIsolatedError(), 'CircuitIsolatedError', 'ERR_CIRCUIT_ISOLATED'],
     [new BulkheadFullError(), 'BulkheadFullError', 'ERR_BULKHEAD_FULL'],
     [new RateLimitedError(20), 'RateLimitedError', 'ERR_RATE_LIMITED'],
+    [new RateLimiterUnavailableError(), 'RateLimiterUnavailableError', 'ERR_RATE_LIMITER_UNAVAILABLE'],
     [new TimeoutError(100), 'TimeoutError', 'ERR_TIMEOUT'],
   ])('%s has its name and code and extends BreakwaterError and Error', (error, name, code) => {
     expect(error.name).toBe(name);
@@ -50,6 +52,8 @@ describe('errors', () => {
     expect(RateLimitedError.fast(3).retryAfterMs).toBe(3);
     expect(CircuitIsolatedError.fast()).toBeInstanceOf(CircuitIsolatedError);
     expect(TimeoutError.fast(5).timeoutMs).toBe(5);
+    expect(RateLimiterUnavailableError.fast()).toBeInstanceOf(RateLimiterUnavailableError);
+    expect(RateLimiterUnavailableError.fast()).not.toBeInstanceOf(RateLimitedError);
     expect(Error.stackTraceLimit).toBeGreaterThan(0);
   });
 
