@@ -1,4 +1,4 @@
-// DESIGN §2: the rules every policy keeps, checked against each policy (and a pipeline of all).
+// The rules every policy keeps (docs/architecture.md), checked against each policy (and a pipeline of all).
 import { describe, expect, it } from 'vitest';
 import * as bw from '../src/index.js';
 import { TestClock } from '../src/testing/index.js';
@@ -36,7 +36,7 @@ const thrownValues: Array<[string, unknown]> = [
   ['a number', 42],
 ];
 
-describe.each(Object.entries(factories))('%s keeps the rules of DESIGN §2', (_name, make) => {
+describe.each(Object.entries(factories))('%s keeps the rules every policy keeps', (_name, make) => {
   it('never throws synchronously, even for a bad fn', async () => {
     const policy = make(new TestClock());
     let result: Promise<unknown> | undefined;

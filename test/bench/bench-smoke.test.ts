@@ -44,7 +44,7 @@ interface Report {
 }
 
 const WORKLOADS = ['immediate/100', 'immediate/1', 'setImmediate/100', 'setImmediate/1'];
-// The rows issue 5 asks for, in every workload (the proof rows and a few extras run in the first only).
+// The rows the targets need, in every workload (the proof rows and a few extras run in the first only).
 const EVERY_WORKLOAD = [
   'bare',
   'bw.breaker', 'ck.breaker', 'op.fire', 'op.fireTimeout',
