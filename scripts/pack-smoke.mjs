@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
-/** Contract names (DESIGN.md) each subpath must export. */
+/** The public names each subpath must export (see the guides in docs/). */
 const expected = {
   '.': [
     'systemClock', 'pipeline', 'timeout', 'retry', 'constantBackoff', 'exponentialBackoff', 'fallback',

@@ -6,7 +6,7 @@ const FLOOR_ERROR = new Error('floor');
 const only100 = ['immediate/100'];
 
 const breaker = () => bw.circuitBreaker({ halfOpenAfterMs: 60_000 });
-/** The four-policy pipeline; the allocation check measures the same one. */
+/** The four-policy pipeline the targets name; the allocation check measures the same one. */
 export const fourPolicies = () =>
   bw.pipeline(
     bw.retry({ maxRetries: 3 }),

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-// Targets (issue 5) and the markdown written to docs/benchmarks.md.
+// The targets and the markdown written to docs/benchmarks.md.
 import { groups } from './rows.mjs';
 import { TARGET_WORKLOAD, workloads } from './workloads.mjs';
 
@@ -200,7 +200,7 @@ function peerReferenceSection(data) {
     } else value = find(t, id)?.deltaNs;
     return [what, `${int(ref)} ${unit}`, isNum(value) ? `${unit === 'ns' ? ns(value) : int(value)} ${unit}` : '—'];
   });
-  return table(['peer', 'issue reference', 'this run (Δ wall, or retained bytes)'], rows);
+  return table(['peer', 'reference', 'this run (Δ wall, or retained bytes)'], rows);
 }
 
 function proofSection(data) {
@@ -320,7 +320,7 @@ ${s.quick ? '> **Quick mode** (a smoke run with few iterations): the numbers bel
 - **× bare** and the **Δ** columns compare a row with a bare \`await fn()\` of the same workload, measured in the same round
   just before and just after the row (the baseline runs after every few rows); each Δ is the median of the per-round Δs.
   - **Δ wall** — time added per call: the wall-clock mean (tinybench's latency mean), row minus baseline. It includes
-    allocation and the GC it causes. **The targets are judged on Δ wall**, as the issue defines Δ (ns added per call over
+    allocation and the GC it causes. **The targets are judged on Δ wall**, as the targets define Δ (ns added per call over
     a bare await); on a busy machine it is inflated by preemption, so run the suite on a quiet one.
   - **Δ CPU** — process CPU time (user + system, all threads) per call, row minus baseline. GC helper threads that run in
     parallel count too, so on a quiet machine it is a little above Δ wall; on a busy one it is the steadier figure.
@@ -337,7 +337,7 @@ ${missed.length === 0 ? 'Every measured target passes.' : `**${missed.length} ta
 
 ${table(['target', 'limit', 'measured', 'result'], targets.map((t) => [t.what, t.limit, t.measured, t.status === 'MISS' ? `**MISS**: ${t.by}` : t.status]))}
 
-## Peers: reference numbers from issue 5 vs this run
+## Peers: reference measurements vs this run
 
 ${peerReferenceSection(data)}
 
