@@ -1,6 +1,7 @@
 import { defineConfig } from 'tsup';
+import { keepClassNames } from './scripts/keep-class-names.mjs';
 
-// One entry per public subpath (DESIGN §1); keep in step with package.json "exports".
+// One entry per public subpath; keep in step with package.json "exports".
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -17,4 +18,6 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   treeshake: true,
+  // Not esbuild's `keepNames`: see scripts/keep-class-names.mjs.
+  plugins: [keepClassNames()],
 });
