@@ -112,6 +112,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
   private readonly waiters = new Fifo<Waiter>();
   private readonly deadlines: DeadlineQueue | undefined;
 
+  /** @internal Use `bulkhead()`, which validates the options. */
   constructor(
     readonly maxConcurrent: number,
     readonly maxQueue: number,
@@ -137,6 +138,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
     return { active: this.activeCount, queued: this.queuedCount, rejected: this.rejectedCount };
   }
 
+  /** @internal */
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
     const watching = this.events.wantsOutcome();

@@ -120,7 +120,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   private runCalls = 0;
   private runFailures = 0;
 
-  /** Use `circuitBreaker(options)`, which validates the options. */
+  /** @internal Use `circuitBreaker(options)`, which validates the options. */
   constructor(settings: CircuitBreakerSettings) {
     super(settings.name);
     this.clock = settings.clock;
@@ -177,6 +177,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     };
   }
 
+  /** @internal */
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     if (this.current !== CLOSED) return this.runNotClosed(ctx, next);
     const period = this.period;

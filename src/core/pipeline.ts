@@ -36,6 +36,7 @@ export class Pipeline extends PolicyBase<CallEvents> {
   /** Built once: the whole chain ending in the user's function. */
   private readonly run: Next;
 
+  /** @internal Use `pipeline()`. */
   constructor(policies: readonly Policy[], name: string) {
     super(name);
     const flat: Policy[] = [];
@@ -48,6 +49,7 @@ export class Pipeline extends PolicyBase<CallEvents> {
     this.run = chain(this.layers, invoke);
   }
 
+  /** @internal */
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     return next === invoke ? this.run(ctx) : chain(this.layers, next)(ctx);
   }

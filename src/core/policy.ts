@@ -57,13 +57,14 @@ export function executeRunnable<T>(
 }
 
 /** Shared shape of the built-in policies: a name, events, and `execute` over `[RUN]`. */
-export abstract class PolicyBase<Events extends object> implements Policy, Runnable {
+export abstract class PolicyBase<Events extends object> implements Policy {
   readonly name: string;
   /** Kind of policy (`'retry'`, `'circuit-breaker'`, …); the default `name`. */
   abstract readonly kind: string;
+  /** @internal */
   protected readonly events: EventHub<Events>;
 
-  /** `events`: a hub to share (e.g. the per-key views of a keyed limiter share their parent's). */
+  /** @internal `events`: a hub to share (e.g. the per-key views of a keyed limiter share their parent's). */
   constructor(name: string, events?: EventHub<Events>) {
     this.name = name;
     this.events = events ?? new EventHub<Events>(() => this.name);
@@ -78,5 +79,6 @@ export abstract class PolicyBase<Events extends object> implements Policy, Runna
     return this.events.on(event, listener);
   }
 
+  /** @internal */
   abstract [RUN](ctx: CallContext, next: Next): Promise<unknown>;
 }

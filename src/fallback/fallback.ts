@@ -41,6 +41,7 @@ export function fallback<T>(
 export class FallbackPolicy extends PolicyBase<FallbackEvents> {
   readonly kind = 'fallback';
 
+  /** @internal Use `fallback()`, which validates the options. */
   constructor(
     private readonly produce: (error: unknown) => unknown,
     private readonly handle: ErrorFilter,
@@ -51,6 +52,7 @@ export class FallbackPolicy extends PolicyBase<FallbackEvents> {
     super(name);
   }
 
+  /** @internal */
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     const { handleResult } = this;
     const watching = this.events.wantsOutcome();

@@ -190,6 +190,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     return rejectSoon(outcome);
   }
 
+  /** @internal */
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
     const watching = this.events.wantsOutcome();

@@ -103,12 +103,14 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
   readonly maxRetries: number;
   private readonly settings: RetrySettings;
 
+  /** @internal Use `retry()`, which validates the options. */
   constructor(settings: RetrySettings) {
     super(settings.name);
     this.settings = settings;
     this.maxRetries = settings.maxRetries;
   }
 
+  /** @internal */
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.settings.clock.now() : 0;

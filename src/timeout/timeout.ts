@@ -72,6 +72,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
   readonly kind = 'timeout';
   private readonly deadlines: DeadlineQueue;
 
+  /** @internal Use `timeout()`, which validates the options. */
   constructor(
     readonly ms: number,
     private readonly clock: Clock,
@@ -81,6 +82,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
     this.deadlines = new DeadlineQueue(clock);
   }
 
+  /** @internal */
   [RUN](ctx: CallContext, next: Next): Promise<unknown> {
     const call = new TimedCall(this, ctx.scope());
     const now = this.clock.now();
