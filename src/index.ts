@@ -1,8 +1,8 @@
 // Core
 export { systemClock, type Clock } from './core/clock.js';
 export type { ExecutionContext, ExecuteOptions } from './core/context.js';
-export { pipeline, Pipeline } from './core/pipeline.js';
-export type { Policy } from './core/policy.js';
+export { pipeline, Pipeline, type PipelineOptions } from './core/pipeline.js';
+export type { Policy, PolicyResult } from './core/policy.js';
 export {
   BreakwaterError,
   CircuitOpenError,

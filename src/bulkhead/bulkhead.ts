@@ -3,25 +3,27 @@ import type { CallContext, Next } from '../core/context.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { BulkheadFullError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
-import type { FailureEvent, RejectedEvent, SuccessEvent } from '../core/events.js';
+import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { checkClock, checkName, checkNumber, checkOptionsObject, optionalNumber } from '../core/validate.js';
+import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames, optionalNumber } from '../core/validate.js';
 import { rejectSoon } from '../core/reject.js';
 
 export interface BulkheadOptions {
   /** Calls of `fn` allowed in flight at once (an integer ≥ 1). */
   maxConcurrent: number;
   /** Callers allowed to wait for a slot (default 0: reject at once when all slots are busy). Infinity = unbounded. */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
   /**
    * Longest a caller waits in the queue; then it rejects with `BulkheadFullError` (and its
    * `fn` never runs). Default: no limit of its own (the caller's signal or an outer timeout
    * still applies). Needs `maxQueue > 0`.
    */
-  queueTimeoutMs?: number;
-  clock?: Clock;
-  name?: string;
+  queueTimeoutMs?: number | undefined;
+  clock?: Clock | undefined;
+  name?: string | undefined;
 }
+
+const BULKHEAD_OPTIONS = optionNames<BulkheadOptions>({ maxConcurrent: true, maxQueue: true, queueTimeoutMs: true, clock: true, name: true });
 
 export interface BulkheadEvents {
   /** A call the bulkhead ran succeeded; `durationMs` counts from arrival (queue wait included). */
@@ -32,6 +34,8 @@ export interface BulkheadEvents {
   rejected: RejectedEvent;
 }
 
+export const BULKHEAD_EVENTS = eventNames<BulkheadEvents>({ success: true, failure: true, rejected: true });
+
 export interface BulkheadStats {
   readonly active: number;
   readonly queued: number;
@@ -41,7 +45,7 @@ export interface BulkheadStats {
 
 /** Never more than `maxConcurrent` calls of `fn` in flight; up to `maxQueue` callers wait, FIFO. */
 export function bulkhead(options: BulkheadOptions): Bulkhead {
-  const opts = checkOptionsObject('bulkhead', options, true);
+  const opts = checkOptionsObject('bulkhead', options, true, BULKHEAD_OPTIONS);
   const maxConcurrent = checkNumber('maxConcurrent', opts['maxConcurrent'], { min: 1, integer: true });
   const maxQueue = optionalNumber('maxQueue', opts['maxQueue'], 0, { min: 0, integer: true, infinite: true });
   let queueTimeoutMs: number | undefined;
@@ -106,6 +110,7 @@ class Waiter extends DeadlineEntry {
 
 export class Bulkhead extends PolicyBase<BulkheadEvents> {
   readonly kind = 'bulkhead';
+  protected readonly eventNames = BULKHEAD_EVENTS;
   private activeCount = 0;
   private queuedCount = 0;
   private rejectedCount = 0;

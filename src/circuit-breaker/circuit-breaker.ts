@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { CallContext, Next } from '../core/context.js';
 import { CircuitIsolatedError, CircuitOpenError } from '../core/errors.js';
-import type { FailureEvent, RejectedEvent, StateChangeEvent, SuccessEvent } from '../core/events.js';
+import { eventNames, type FailureEvent, type RejectedEvent, type StateChangeEvent, type SuccessEvent } from '../core/events.js';
 import { safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import type { Backoff } from '../retry/backoff.js';
@@ -29,6 +29,8 @@ export interface CircuitBreakerEvents {
   /** The breaker refused a call (`reason` is always `'circuit-open'`, isolated too). */
   rejected: RejectedEvent;
 }
+
+export const CIRCUIT_BREAKER_EVENTS = eventNames<CircuitBreakerEvents>({ stateChange: true, success: true, failure: true, rejected: true });
 
 export interface CircuitBreakerStats {
   readonly state: CircuitState;
@@ -58,7 +60,7 @@ export const CIRCUIT_TRANSITIONS: Readonly<Record<CircuitState, readonly Circuit
  * Stops calling a failing dependency for a while, then lets a few probes through to find out
  * whether it recovered. Transitions are computed when a call arrives: the breaker owns no timer.
  */
-export function circuitBreaker(options: CircuitBreakerOptions): CircuitBreaker {
+export function circuitBreaker<R = unknown>(options: CircuitBreakerOptions<R>): CircuitBreaker {
   return new CircuitBreaker(readCircuitBreakerOptions(options));
 }
 
@@ -84,6 +86,7 @@ interface Probe {
 
 export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   readonly kind = 'circuit-breaker';
+  protected readonly eventNames = CIRCUIT_BREAKER_EVENTS;
 
   // Settings, flattened: the call path reads them on every call.
   private readonly clock: Clock;

@@ -9,7 +9,8 @@ export interface ExecutionContext {
 }
 
 export interface ExecuteOptions {
-  readonly signal?: AbortSignal;
+  /** The caller's signal; `null` or `undefined` mean none (as in RequestInit). */
+  readonly signal?: AbortSignal | null | undefined;
 }
 
 export type UserFunction<T = unknown> = (ctx: ExecutionContext) => T | PromiseLike<T>;

@@ -28,9 +28,9 @@ export interface GuardOptions<Req extends IncomingMessage = GuardRequest> {
    * Answers a rejection breakwater knows (rate limited, bulkhead full, circuit open, timeout)
    * instead of the default JSON answer. Called only while no headers were sent.
    */
-  onRejected?: (error: unknown, req: Req, res: ServerResponse, next: NextFunctionLike) => void | Promise<unknown>;
+  onRejected?: ((error: unknown, req: Req, res: ServerResponse, next: NextFunctionLike) => void | Promise<unknown>) | undefined;
   /** Send `RateLimit-Policy` / `RateLimit` for the rate limiters in the policy. Default true. */
-  rateLimitHeaders?: boolean;
+  rateLimitHeaders?: boolean | undefined;
 }
 
 export type GuardMiddleware<Req extends IncomingMessage = GuardRequest> = (

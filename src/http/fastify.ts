@@ -48,9 +48,9 @@ export interface FastifyGuardOptions<Request extends FastifyRequestLike = Fastif
    * Answers a rejection breakwater knows (rate limited, bulkhead full, circuit open, timeout)
    * instead of the default JSON answer; it must send a reply. Called only while nothing was sent.
    */
-  onRejected?: (error: unknown, request: Request, reply: Reply) => void | Promise<unknown>;
+  onRejected?: ((error: unknown, request: Request, reply: Reply) => void | Promise<unknown>) | undefined;
   /** Send `RateLimit-Policy` / `RateLimit` for the rate limiters in the policy. Default true. */
-  rateLimitHeaders?: boolean;
+  rateLimitHeaders?: boolean | undefined;
 }
 
 /** A FastifyPluginAsync, typed structurally. */

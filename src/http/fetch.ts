@@ -6,9 +6,9 @@
 // and the outermost layer (here) unwraps it again when the policies give up.
 
 import { BreakwaterError, markErrorClass } from '../core/errors.js';
-import { pipeline } from '../core/pipeline.js';
+import { Pipeline, pipeline } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
-import { checkNumber, checkOptionsObject, describeValue, optionalFunction } from '../core/validate.js';
+import { checkNumber, checkOptionsObject, describeValue, optionNames, optionalFunction } from '../core/validate.js';
 import { describe, isPolicy, parseRetryAfter } from './shared.js';
 
 export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './shared.js';
@@ -17,14 +17,16 @@ type Fetch = typeof globalThis.fetch;
 
 export interface ResilientFetchOptions {
   /** The fetch to wrap. Default: `globalThis.fetch`, looked up on each call. */
-  fetch?: Fetch;
+  fetch?: Fetch | undefined;
   /** Statuses that count as failures. Default [408, 429, 500, 502, 503, 504]. */
-  failureStatuses?: readonly number[];
+  failureStatuses?: readonly number[] | undefined;
   /** Also retry methods that are not idempotent (POST, PATCH, …). Default false. */
-  retryUnsafeMethods?: boolean;
+  retryUnsafeMethods?: boolean | undefined;
   /** Wall-clock milliseconds since the epoch, for HTTP-date Retry-After values. Default `Date.now`. */
-  wallClock?: () => number;
+  wallClock?: (() => number) | undefined;
 }
+
+const RESILIENT_FETCH_OPTIONS = optionNames<ResilientFetchOptions>({ fetch: true, failureStatuses: true, retryUnsafeMethods: true, wallClock: true });
 
 export const DEFAULT_FAILURE_STATUSES: readonly number[] = Object.freeze([408, 429, 500, 502, 503, 504]);
 
@@ -61,7 +63,7 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
   if (!isPolicy(policy)) {
     throw new TypeError(`breakwater: resilientFetch(policy) needs a policy, received ${describe(policy)}`);
   }
-  const opts = checkOptionsObject('resilientFetch', options, false);
+  const opts = checkOptionsObject('resilientFetch', options, false, RESILIENT_FETCH_OPTIONS);
   const fetchOption = optionalFunction<Fetch>('fetch', opts['fetch']);
   const wallClock = optionalFunction<() => number>('wallClock', opts['wallClock']) ?? Date.now;
   const statuses = opts['failureStatuses'] ?? DEFAULT_FAILURE_STATUSES;
@@ -125,17 +127,18 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
 }
 
 /**
- * The policy without its retries: a retry layer is dropped from a pipeline (read structurally,
- * so pipelines of either build work); a lone retry becomes an empty pipeline. Breakers,
- * bulkheads, limiters and timeouts stay, with their shared state.
+ * The policy without its retries: a retry layer is dropped from a pipeline, nested ones too
+ * (read structurally, so pipelines of either build work); a lone retry becomes an empty
+ * pipeline. Breakers, bulkheads, limiters and timeouts stay, with their shared state.
  */
 function withoutRetries(policy: Policy): Policy {
-  const kind = (policy as { kind?: unknown }).kind;
-  if (kind === 'retry') return pipeline();
+  const isRetry = (p: unknown): boolean => (p as { kind?: unknown }).kind === 'retry';
+  if (isRetry(policy)) return pipeline();
+  if (policy instanceof Pipeline) return policy.without(isRetry);
   const members = (policy as { policies?: unknown }).policies;
-  if (kind === 'pipeline' && Array.isArray(members)) {
-    const kept = (members as Policy[]).filter((member) => (member as { kind?: unknown }).kind !== 'retry');
-    return kept.length === members.length ? policy : pipeline(...kept);
+  if ((policy as { kind?: unknown }).kind === 'pipeline' && Array.isArray(members)) {
+    const kept = (members as Policy[]).filter((member) => !isRetry(member)).map(withoutRetries);
+    return kept.length === members.length && kept.every((member, i) => member === members[i]) ? policy : pipeline(...kept);
   }
   return policy;
 }

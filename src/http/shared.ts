@@ -14,6 +14,9 @@ import {
 import type { Policy } from '../core/policy.js';
 import { checkOptionsObject, optionalFunction } from '../core/validate.js';
 
+/** The options of `guard`, Express and Fastify alike. */
+export const GUARD_OPTIONS: readonly string[] = Object.freeze(['onRejected', 'rateLimitHeaders']);
+
 // ---------------------------------------------------------------------------------------------
 // Rejections → HTTP answers
 
@@ -360,7 +363,7 @@ export function guardSettings<Request, OnRejected>(
   if (typeof policy !== 'function' && !isPolicy(policy)) {
     throw new TypeError(`breakwater: guard(policy) needs a policy or a function returning one, received ${describe(policy)}`);
   }
-  const opts = checkOptionsObject('guard', options, false);
+  const opts = checkOptionsObject('guard', options, false, GUARD_OPTIONS);
   const onRejected = optionalFunction<OnRejected>('onRejected', opts['onRejected']);
   const rateLimitHeaders = opts['rateLimitHeaders'] ?? true;
   if (typeof rateLimitHeaders !== 'boolean') {

@@ -1,6 +1,6 @@
-import { EventHub, type Listener } from '../core/events.js';
-import { checkName, checkNumber, checkOptionsObject, describeValue } from '../core/validate.js';
-import { RateLimiter, readBucketSettings, type BucketTable, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
+import { EventHub, checkEventName, type Listener } from '../core/events.js';
+import { checkName, checkNumber, checkOptionsObject, describeValue, optionNames } from '../core/validate.js';
+import { RATE_LIMITER_EVENTS, RateLimiter, readBucketSettings, type BucketTable, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
 import { TokenBuckets } from './token-bucket.js';
 
 export interface KeyedRateLimiterOptions extends RateLimiterOptions {
@@ -9,8 +9,12 @@ export interface KeyedRateLimiterOptions extends RateLimiterOptions {
    * whose bucket is full again goes first (forgetting it changes nothing); if there is none,
    * the least recently used key goes, which forgives whatever it had consumed.
    */
-  maxKeys?: number;
+  maxKeys?: number | undefined;
 }
+
+const KEYED_RATE_LIMITER_OPTIONS = optionNames<KeyedRateLimiterOptions>({
+  capacity: true, refillPerSecond: true, maxWaitMs: true, clock: true, name: true, maxKeys: true,
+});
 
 export interface KeyedRateLimiterStats {
   /** Keys held now. */
@@ -21,7 +25,7 @@ export interface KeyedRateLimiterStats {
 
 /** One token bucket per key, in bounded memory. `get(key)` returns that key's `RateLimiter`. */
 export function keyedRateLimiter(options: KeyedRateLimiterOptions): KeyedRateLimiter {
-  const opts = checkOptionsObject('keyedRateLimiter', options, true);
+  const opts = checkOptionsObject('keyedRateLimiter', options, true, KEYED_RATE_LIMITER_OPTIONS);
   const settings = readBucketSettings(opts);
   const maxKeys = opts['maxKeys'] === undefined ? 10_000 : checkNumber('maxKeys', opts['maxKeys'], { min: 1, integer: true });
   const name = checkName(opts['name'], 'keyed-rate-limiter');
@@ -210,6 +214,7 @@ export class KeyedRateLimiter {
 
   /** Subscribes to the events of every key's limiter; the returned function unsubscribes. */
   on<K extends keyof RateLimiterEvents & string>(event: K, listener: Listener<RateLimiterEvents[K]>): () => void {
+    checkEventName(`${this.kind} "${this.name}"`, event, RATE_LIMITER_EVENTS);
     return this.events.on(event, listener);
   }
 }

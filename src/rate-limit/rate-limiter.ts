@@ -1,10 +1,9 @@
-import { isAbortSignal } from '../core/abort.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { CallContext, type ExecuteOptions, type Next } from '../core/context.js';
 import { RateLimitedError } from '../core/errors.js';
-import type { EventHub, FailureEvent, RejectedEvent, SuccessEvent } from '../core/events.js';
-import { PolicyBase, RUN } from '../core/policy.js';
-import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionalNumber } from '../core/validate.js';
+import { eventNames, type EventHub, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { PolicyBase, RUN, readSignalOption } from '../core/policy.js';
+import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
 import { rejectSoon } from '../core/reject.js';
 import { TokenBuckets, type BucketSettings, type Outcome } from './token-bucket.js';
 
@@ -17,10 +16,12 @@ export interface RateLimiterOptions {
    * How long a call may wait for its token, FIFO behind earlier waiters. Default 0: reject at
    * once. A call whose wait would exceed this is rejected at once (it never waits in vain).
    */
-  maxWaitMs?: number;
-  clock?: Clock;
-  name?: string;
+  maxWaitMs?: number | undefined;
+  clock?: Clock | undefined;
+  name?: string | undefined;
 }
+
+const RATE_LIMITER_OPTIONS = optionNames<RateLimiterOptions>({ capacity: true, refillPerSecond: true, maxWaitMs: true, clock: true, name: true });
 
 export interface RateLimitedEvent extends RejectedEvent {
   readonly reason: 'rate-limited';
@@ -36,6 +37,8 @@ export interface RateLimiterEvents {
   /** Tokens refused (by `execute`, `acquire` or `tryAcquire`); `error` is the `RateLimitedError`. */
   rejected: RateLimitedEvent;
 }
+
+export const RATE_LIMITER_EVENTS = eventNames<RateLimiterEvents>({ success: true, failure: true, rejected: true });
 
 export interface RateLimiterStats {
   /** Whole tokens a request could take now (see `available`). */
@@ -64,7 +67,7 @@ export function readBucketSettings(opts: Record<string, unknown>): BucketSetting
 
 /** A token bucket: `capacity` burst, `refillPerSecond` sustained; `execute` takes one token per call. */
 export function rateLimiter(options: RateLimiterOptions): RateLimiter {
-  const opts = checkOptionsObject('rateLimiter', options, true);
+  const opts = checkOptionsObject('rateLimiter', options, true, RATE_LIMITER_OPTIONS);
   const settings = readBucketSettings(opts);
   const name = checkName(opts['name'], 'rate-limiter');
   return new RateLimiter(new SingleBucket(new TokenBuckets(settings, 1)), '', name, undefined);
@@ -94,6 +97,7 @@ const noop = (): void => {};
 
 export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   readonly kind = 'rate-limiter';
+  protected readonly eventNames = RATE_LIMITER_EVENTS;
   /** The key of a keyed limiter's view (undefined for a plain `rateLimiter`). */
   readonly key: string | undefined;
 
@@ -176,13 +180,9 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
         new RangeError(`breakwater: cannot acquire ${n} tokens from a bucket of capacity ${this.capacity}`),
       );
     }
-    const signal = options?.signal;
-    if (signal !== undefined) {
-      if (!isAbortSignal(signal)) {
-        return Promise.reject(new TypeError('breakwater: acquire option "signal" must be an AbortSignal'));
-      }
-      if (signal.aborted) return Promise.reject(signal.reason);
-    }
+    const signal = readSignalOption('acquire', options);
+    if (signal instanceof TypeError) return Promise.reject(signal);
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
     const ctx = CallContext.root(noop, signal);
     const outcome = this.request(ctx, n);
     if (outcome === null) return Promise.resolve();

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import type { CallContext, Next } from '../core/context.js';
-import type { FailureEvent, RetryEvent, SuccessEvent } from '../core/events.js';
+import { eventNames, type FailureEvent, type RetryEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { nextTurn, sleep } from '../core/sleep.js';
@@ -10,29 +10,36 @@ import {
   checkNumber,
   checkOptionsObject,
   describeValue,
+  optionNames,
   optionalFunction,
   optionalNumber,
 } from '../core/validate.js';
 import { exponentialBackoff, isBackoff, type Backoff } from './backoff.js';
 import { isRetryBudget, type RetryBudget } from './budget.js';
 
-export interface RetryOptions {
+/** `R`: the type of the results `handleResult` judges, when you know it (default `unknown`). */
+export interface RetryOptions<R = unknown> {
   /** Retries after the first call (0 = never retry; Infinity allowed with a caller signal). */
   maxRetries: number;
   /** Default `exponentialBackoff()`. */
-  backoff?: Backoff;
+  backoff?: Backoff | undefined;
   /** Which errors to retry. Default: every error, except after the caller aborted. */
-  handle?: ErrorFilter;
+  handle?: ErrorFilter | undefined;
   /** Results that count as failures (retried; the last one is returned when retries run out). */
-  handleResult?: ResultFilter;
+  handleResult?: ResultFilter<R> | undefined;
   /** Cap on any single wait, including one asked for by an error's `retryAfterMs`. Default 30 000. */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
   /** Caps retries at a fraction of recent calls (see `retryBudget`); share one per downstream. */
-  budget?: RetryBudget;
-  clock?: Clock;
-  random?: () => number;
-  name?: string;
+  budget?: RetryBudget | undefined;
+  clock?: Clock | undefined;
+  random?: (() => number) | undefined;
+  name?: string | undefined;
 }
+
+const RETRY_OPTIONS = optionNames<RetryOptions>({
+  maxRetries: true, backoff: true, handle: true, handleResult: true, maxDelayMs: true,
+  budget: true, clock: true, random: true, name: true,
+});
 
 export interface RetryPolicyEvents {
   retry: RetryEvent;
@@ -43,6 +50,8 @@ export interface RetryPolicyEvents {
   /** A retry was skipped because the retry budget was spent. */
   budgetExhausted: { readonly attempt: number; readonly error: unknown };
 }
+
+export const RETRY_EVENTS = eventNames<RetryPolicyEvents>({ retry: true, success: true, failure: true, budgetExhausted: true });
 
 interface Failure {
   readonly error: unknown;
@@ -56,8 +65,8 @@ function retryAfterOf(error: unknown): number {
   return typeof value === 'number' && value > 0 && value !== Infinity ? value : 0;
 }
 
-export function retry(options: RetryOptions): RetryPolicy {
-  const opts = checkOptionsObject('retry', options, true);
+export function retry<R = unknown>(options: RetryOptions<R>): RetryPolicy {
+  const opts = checkOptionsObject('retry', options, true, RETRY_OPTIONS);
   const maxRetries = checkNumber('maxRetries', opts['maxRetries'], { min: 0, integer: true, infinite: true });
   const backoff = opts['backoff'] === undefined ? exponentialBackoff() : opts['backoff'];
   if (!isBackoff(backoff)) {
@@ -100,6 +109,7 @@ interface RetrySettings {
 
 export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
   readonly kind = 'retry';
+  protected readonly eventNames = RETRY_EVENTS;
   readonly maxRetries: number;
   private readonly settings: RetrySettings;
 

@@ -3,7 +3,7 @@
 // Everything is structural (duck-typed on `kind`, `on` and getters) so the bridges work for any
 // policy object shaped like the built-in ones, from the ESM or the CJS build alike.
 
-import { checkOptionsObject } from '../core/validate.js';
+import { checkOptionsObject, optionNames } from '../core/validate.js';
 
 export type Outcome = 'success' | 'failure' | 'rejected' | 'timeout';
 export const OUTCOMES: readonly Outcome[] = ['success', 'failure', 'rejected', 'timeout'];
@@ -67,7 +67,10 @@ export function collectPolicies(root: unknown): PolicyRecord[] {
   const visit = (value: unknown): void => {
     if (!isObject(value) || seen.has(value)) return;
     seen.add(value);
-    if (typeof value['on'] === 'function') {
+    // An anonymous pipeline (default name) reports nothing of its own: its calls are those of
+    // its outermost policy, and every such pipeline would share the one series "pipeline".
+    const anonymousPipeline = value['kind'] === 'pipeline' && value['name'] === 'pipeline';
+    if (typeof value['on'] === 'function' && !anonymousPipeline) {
       const name = typeof value['name'] === 'string' ? value['name'] : String(value['kind'] ?? 'policy');
       found.push({ policy: value as InstrumentablePolicy, name, gauge: gaugeKindOf(value) });
     }
@@ -323,7 +326,7 @@ export function checkTraceApi(value: unknown): TraceApiLike | undefined {
   return value as unknown as TraceApiLike;
 }
 
-export { checkOptionsObject };
+export { checkOptionsObject, optionNames };
 
 /** Runs every detacher, only once. */
 export function combine(detachers: readonly Unsubscribe[]): Unsubscribe {

@@ -12,6 +12,7 @@ import {
   collectPolicies,
   combine,
   gaugeValues,
+  optionNames,
   subscribeCalls,
   type GaugeValue,
   type Outcome,
@@ -56,8 +57,10 @@ export interface OtelInstrumentOptions {
    * The `trace` object of `@opentelemetry/api`. When given, retries, rejections, timeouts and
    * breaker transitions are added as events to the span active at that moment.
    */
-  trace?: TraceApiLike;
+  trace?: TraceApiLike | undefined;
 }
+
+const OTEL_INSTRUMENT_OPTIONS = optionNames<OtelInstrumentOptions>({ meter: true, trace: true });
 
 /** Attribute keys (contract, DESIGN §5a). */
 export const ATTR_POLICY = 'breakwater.policy';
@@ -70,7 +73,7 @@ export const ATTR_STATE = 'breakwater.state';
  * and its gauges stop being reported.
  */
 export function instrument(policy: object, options: OtelInstrumentOptions): () => void {
-  const opts = checkOptionsObject('instrument', options, true);
+  const opts = checkOptionsObject('instrument', options, true, OTEL_INSTRUMENT_OPTIONS);
   const meter = checkMeter(opts['meter']);
   const trace = checkTraceApi(opts['trace']);
   const records = collectPolicies(policy);

@@ -13,6 +13,7 @@ import {
   collectPolicies,
   combine,
   gaugeValues,
+  optionNames,
   subscribeCalls,
   type GaugeValue,
   type Outcome,
@@ -72,10 +73,12 @@ export interface PrometheusInstrumentOptions {
   /** The prom-client module. */
   client: PromClientLike;
   /** Where the metrics are registered; default `client.register`. */
-  registry?: PromRegistryLike;
+  registry?: PromRegistryLike | undefined;
   /** The `trace` object of `@opentelemetry/api`, to add span events (see breakwater/otel). */
-  trace?: TraceApiLike;
+  trace?: TraceApiLike | undefined;
 }
+
+const PROMETHEUS_INSTRUMENT_OPTIONS = optionNames<PrometheusInstrumentOptions>({ client: true, registry: true, trace: true });
 
 /** Metric names (contract, DESIGN §5a). */
 export const METRIC_NAMES = {
@@ -95,7 +98,7 @@ export const METRIC_NAMES = {
  * policy reports under the same name.
  */
 export function instrument(policy: object, options: PrometheusInstrumentOptions): () => void {
-  const opts = checkOptionsObject('instrument', options, true);
+  const opts = checkOptionsObject('instrument', options, true, PROMETHEUS_INSTRUMENT_OPTIONS);
   const client = checkClient(opts['client']);
   const registry = opts['registry'] === undefined ? client.register : checkRegistry(opts['registry']);
   const trace = checkTraceApi(opts['trace']);

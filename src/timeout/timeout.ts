@@ -3,14 +3,16 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { CallContext, Next } from '../core/context.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { TimeoutError } from '../core/errors.js';
-import type { FailureEvent, SuccessEvent, TimeoutEvent } from '../core/events.js';
+import { eventNames, type FailureEvent, type SuccessEvent, type TimeoutEvent } from '../core/events.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { checkClock, checkName, checkNumber, checkOptionsObject } from '../core/validate.js';
+import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames } from '../core/validate.js';
 
 export interface TimeoutOptions {
-  clock?: Clock;
-  name?: string;
+  clock?: Clock | undefined;
+  name?: string | undefined;
 }
+
+const TIMEOUT_OPTIONS = optionNames<TimeoutOptions>({ clock: true, name: true });
 
 export interface TimeoutEvents {
   success: SuccessEvent;
@@ -18,13 +20,15 @@ export interface TimeoutEvents {
   timeout: TimeoutEvent;
 }
 
+export const TIMEOUT_EVENTS = eventNames<TimeoutEvents>({ success: true, failure: true, timeout: true });
+
 /**
  * Rejects with `TimeoutError` after `ms` without waiting for `fn`, and aborts `ctx.signal`
  * with that error. A late result or rejection of `fn` is swallowed.
  */
 export function timeout(ms: number, options?: TimeoutOptions): TimeoutPolicy {
   checkNumber('ms', ms, { above: 0 });
-  const opts = checkOptionsObject('timeout', options, false);
+  const opts = checkOptionsObject('timeout', options, false, TIMEOUT_OPTIONS);
   checkClock(opts['clock']);
   return new TimeoutPolicy(ms, (opts['clock'] as Clock | undefined) ?? systemClock, checkName(opts['name'], 'timeout'));
 }
@@ -70,6 +74,7 @@ const noop = (): void => {};
 
 export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
   readonly kind = 'timeout';
+  protected readonly eventNames = TIMEOUT_EVENTS;
   private readonly deadlines: DeadlineQueue;
 
   /** @internal Use `timeout()`, which validates the options. */
