@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { TimeoutError } from '../core/errors.js';
 import type { FailureEvent, SuccessEvent, TimeoutEvent } from '../core/events.js';
@@ -45,7 +45,7 @@ class TimedCall extends DeadlineEntry {
 
   constructor(
     readonly policy: TimeoutPolicy,
-    readonly scope: CallContext,
+    readonly scope: Scope,
   ) {
     super();
   }
@@ -81,8 +81,8 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
     this.deadlines = new DeadlineQueue(clock);
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
-    const call = new TimedCall(this, ctx.scope());
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
+    const call = new TimedCall(this, ctx.child());
     const now = this.clock.now();
     call.startedAt = now;
     if (this.events.wants('timeout')) call.context = AsyncLocalStorage.snapshot();
