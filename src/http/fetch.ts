@@ -9,9 +9,10 @@ import { BreakwaterError, markErrorClass } from '../core/errors.js';
 import { pipeline } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
 import { checkNumber, checkOptionsObject, describeValue, optionalFunction } from '../core/validate.js';
-import { describe, isPolicy, parseRetryAfter } from './shared.js';
+import { describe, isPolicy } from './policy-arg.js';
+import { parseRetryAfter } from './retry-after.js';
 
-export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './shared.js';
+export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './retry-after.js';
 
 type Fetch = typeof globalThis.fetch;
 
