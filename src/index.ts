@@ -33,3 +33,4 @@ export * from './retry/index.js';
 export * from './fallback/index.js';
 export * from './hedge/index.js';
 export * from './chaos/index.js';
+export { runWithDeadline, currentDeadline, remainingMs, type Deadline } from './core/deadline.js';
