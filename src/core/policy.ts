@@ -1,5 +1,6 @@
 import { isAbortSignal } from './abort.js';
-import { CallContext, type ExecuteOptions, type ExecutionContext, type Next, type UserFunction } from './context.js';
+import type { ExecuteOptions, ExecutionContext, UserFunction } from './context.js';
+import { Scope, type Next } from './scope.js';
 import { EventHub, checkEventName, type Listener } from './events.js';
 
 /**
@@ -37,7 +38,7 @@ export type PolicyResult<P> = P extends { readonly [RESULT]: infer R }
 export const RUN: unique symbol = Symbol.for('breakwater.run.v1') as never;
 
 export interface Runnable {
-  [RUN](ctx: CallContext, next: Next): Promise<unknown>;
+  [RUN](ctx: Scope, next: Next): Promise<unknown>;
 }
 
 export function isRunnable(value: unknown): value is Runnable & Policy {
@@ -45,9 +46,9 @@ export function isRunnable(value: unknown): value is Runnable & Policy {
 }
 
 /** Calls the user's function; a sync throw or a non-promise value becomes a promise. */
-export const invoke: Next = (ctx) => {
+export const invoke: Next = (scope) => {
   try {
-    return Promise.resolve(ctx.fn(ctx));
+    return Promise.resolve(scope.fn(scope.context));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -90,7 +91,7 @@ export function executeRunnable<T>(
     if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
   }
   try {
-    return policy[RUN](CallContext.root(fn as UserFunction, signal), invoke) as Promise<T>;
+    return policy[RUN](Scope.root(fn as UserFunction, signal), invoke) as Promise<T>;
   } catch (error) {
     return Promise.reject(error);
   }
@@ -133,5 +134,5 @@ export abstract class PolicyBase<Events extends object, R = never> implements Po
   }
 
   /** @internal */
-  abstract [RUN](ctx: CallContext, next: Next): Promise<unknown>;
+  abstract [RUN](ctx: Scope, next: Next): Promise<unknown>;
 }

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
 import { eventNames, type FailureEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
@@ -61,7 +61,7 @@ export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
   }
 
   /** @internal */
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     const { handleResult } = this;
     const watching = this.events.wantsOutcome();
     const result = next(ctx).then(
@@ -69,7 +69,7 @@ export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
         ? undefined
         : (value: unknown) => (safeTest(handleResult, value) ? this.answer(value) : value),
       (error: unknown) => {
-        if (ctx.callerAborted || !safeTest(this.handle, error)) throw error;
+        if (ctx.withdrawn || !safeTest(this.handle, error)) throw error;
         return this.answer(error);
       },
     );

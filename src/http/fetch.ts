@@ -9,9 +9,10 @@ import { BreakwaterError, markErrorClass } from '../core/errors.js';
 import { Pipeline, pipeline } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
 import { checkNumber, checkOptionsObject, describeValue, optionNames, optionalFunction } from '../core/validate.js';
-import { describe, isPolicy, parseRetryAfter } from './shared.js';
+import { describe, isPolicy } from './policy-arg.js';
+import { parseRetryAfter } from './retry-after.js';
 
-export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './shared.js';
+export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './retry-after.js';
 
 type Fetch = typeof globalThis.fetch;
 
@@ -20,7 +21,7 @@ export interface ResilientFetchOptions {
   fetch?: Fetch | undefined;
   /** Statuses that count as failures. Default [408, 429, 500, 502, 503, 504]. */
   failureStatuses?: readonly number[] | undefined;
-  /** Also retry methods that are not idempotent (POST, PATCH, …). Default false. */
+  /** Also retry (and hedge) methods that are not idempotent (POST, PATCH, …). Default false. */
   retryUnsafeMethods?: boolean | undefined;
   /** Wall-clock milliseconds since the epoch, for HTTP-date Retry-After values. Default `Date.now`. */
   wallClock?: (() => number) | undefined;
@@ -127,12 +128,16 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
 }
 
 /**
- * The policy without its retries: a retry layer is dropped from a pipeline, nested ones too
- * (read structurally, so pipelines of either build work); a lone retry becomes an empty
- * pipeline. Breakers, bulkheads, limiters and timeouts stay, with their shared state.
+ * The policy without what would send a request again: retry and hedge layers are dropped from
+ * a pipeline, nested ones too (read structurally, so pipelines of either build work); a lone
+ * retry or hedge becomes an empty pipeline. Breakers, bulkheads, limiters and timeouts stay.
  */
 function withoutRetries(policy: Policy): Policy {
-  const isRetry = (p: unknown): boolean => (p as { kind?: unknown }).kind === 'retry';
+  // Retries and hedges both send a request more than once.
+  const isRetry = (p: unknown): boolean => {
+    const kind = (p as { kind?: unknown }).kind;
+    return kind === 'retry' || kind === 'hedge';
+  };
   if (isRetry(policy)) return pipeline();
   if (policy instanceof Pipeline) return policy.without(isRetry);
   const members = (policy as { policies?: unknown }).policies;
