@@ -10,6 +10,8 @@ export const errorArguments = {
   BulkheadFullError: () => [],
   RateLimitedError: () => [40],
   TimeoutError: () => [250],
+  ConcurrencyLimitError: () => [],
+  RateLimiterUnavailableError: () => [],
   HttpStatusError: () => [new Response(null, { status: 503, statusText: 'Service Unavailable' }), undefined],
 };
 
@@ -23,6 +25,8 @@ const factories = {
   bulkhead: [[{ maxConcurrent: 1 }], 'Bulkhead'],
   rateLimiter: [[{ capacity: 1, refillPerSecond: 1 }], 'RateLimiter'],
   keyedRateLimiter: [[{ capacity: 1, refillPerSecond: 1 }], 'KeyedRateLimiter'],
+  hedge: [[{ delayMs: 10 }], 'HedgePolicy'],
+  chaos: [[{ injectionRate: 0, result: 1 }], 'ChaosPolicy'],
 };
 
 export function isClass(value) {

@@ -8,9 +8,13 @@ export {
   CircuitOpenError,
   CircuitIsolatedError,
   BulkheadFullError,
+  ConcurrencyLimitError,
   RateLimitedError,
+  RateLimiterUnavailableError,
   TimeoutError,
   isBreakwaterError,
+  isFastRefusal,
+  type BreakwaterErrorCode,
 } from './core/errors.js';
 export type {
   Listener,

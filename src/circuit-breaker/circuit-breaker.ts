@@ -78,7 +78,10 @@ const FAILED = 1;
 const IGNORED = 2;
 type Outcome = 0 | 1 | 2;
 
-/** A half-open call. `live` turns false when it outlives `probeTimeoutMs` and loses its slot. */
+/**
+ * A half-open call. `live` turns false when it outlives `probeTimeoutMs` and loses its slot;
+ * its outcome still decides while its half-open period is current.
+ */
 interface Probe {
   readonly startedAt: number;
   live: boolean;
@@ -269,9 +272,12 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     }
     if (period !== this.period) return;
     if (probe !== undefined) {
-      // A probe that outlived probeTimeoutMs lost its slot at that moment: whatever it says
-      // now is not evidence about this half-open period. An ignored outcome frees the slot too.
-      if (!this.dropProbe(probe) || durationMs >= this.probeTimeoutMs || outcome === IGNORED) return;
+      // A probe that outlived probeTimeoutMs only lost its slot (so a hung probe cannot wedge
+      // the breaker): its outcome, however late, is still evidence about this half-open
+      // period. Discarding it would let a downstream that fails every call slowly keep the
+      // breaker half-open for ever. An ignored outcome frees the slot and decides nothing.
+      this.dropProbe(probe);
+      if (outcome === IGNORED) return;
       if (outcome === FAILED || durationMs > this.slowCallMs) this.trip(now);
       else if (++this.probeSuccesses >= this.halfOpenProbes) this.close();
       return;
@@ -296,13 +302,12 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     if (trip) this.trip(timed || this.timeWindow ? now : this.clock.now());
   }
 
-  /** Removes a probe from the in-flight list; false when it had already timed out. */
-  private dropProbe(probe: Probe): boolean {
-    if (!probe.live) return false;
+  /** Removes a probe from the in-flight list, unless it already lost its slot. */
+  private dropProbe(probe: Probe): void {
+    if (!probe.live) return;
     probe.live = false;
     const index = this.probes.indexOf(probe);
     if (index !== -1) this.probes.splice(index, 1);
-    return true;
   }
 
   private trip(now: number): void {

@@ -5,7 +5,6 @@
 // Response, not an exception. So each attempt throws an HttpStatusError carrying its Response,
 // and the outermost layer (here) unwraps it again when the policies give up.
 
-import { BreakwaterError, markErrorClass } from '../core/errors.js';
 import { Pipeline, pipeline } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
 import { checkNumber, checkOptionsObject, describeValue, optionNames, optionalFunction } from '../core/validate.js';
@@ -34,12 +33,20 @@ export const DEFAULT_FAILURE_STATUSES: readonly number[] = Object.freeze([408, 4
 /** Methods a retry may send again (RFC 9110 idempotent methods, minus TRACE). */
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
+/** Brands HttpStatusError instances, so `instanceof` works across the ESM and CJS builds. */
+const HTTP_STATUS_BRAND = Symbol.for('breakwater.http-status-error');
+
 /**
  * What each attempt throws for a response whose status is in `failureStatuses`. Policies see
  * it (a retry `handle` or a fallback may test `error instanceof HttpStatusError`); callers of
  * the resilient fetch normally do not: when the policies give up, they get `response` back.
+ *
+ * It reports the downstream's answer, not a refusal of breakwater's: it is not a
+ * `BreakwaterError`, and `isBreakwaterError` is false for it (a 503 stays retryable under
+ * `handle: (e) => !isBreakwaterError(e)`).
  */
-export class HttpStatusError extends BreakwaterError {
+export class HttpStatusError extends Error {
+  declare readonly code: 'ERR_HTTP_STATUS';
   readonly status: number;
   /** From the response's Retry-After (clamped to one day); retry waits at least this long. */
   readonly retryAfterMs: number | undefined;
@@ -48,12 +55,23 @@ export class HttpStatusError extends BreakwaterError {
     readonly response: Response,
     retryAfterMs: number | undefined,
   ) {
-    super(`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`, 'ERR_HTTP_STATUS');
+    super(`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    this.code = 'ERR_HTTP_STATUS';
     this.status = response.status;
     this.retryAfterMs = retryAfterMs;
   }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // A user's subclass: ordinary prototype-chain semantics.
+    if (!Object.prototype.hasOwnProperty.call(this.prototype, HTTP_STATUS_BRAND)) {
+      return Function.prototype[Symbol.hasInstance].call(this, value);
+    }
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[HTTP_STATUS_BRAND] === true;
+  }
 }
-markErrorClass(HttpStatusError, 'ERR_HTTP_STATUS');
+// The name is written out: a bundler may rename the class itself.
+Object.defineProperty(HttpStatusError.prototype, 'name', { value: 'HttpStatusError', configurable: true, writable: true });
+Object.defineProperty(HttpStatusError.prototype, HTTP_STATUS_BRAND, { value: true });
 
 /**
  * Returns a function with fetch's signature whose every request runs in `policy`. Each attempt

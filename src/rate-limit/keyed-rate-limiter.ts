@@ -29,14 +29,14 @@ export function keyedRateLimiter(options: KeyedRateLimiterOptions): KeyedRateLim
   const settings = readBucketSettings(opts);
   const maxKeys = opts['maxKeys'] === undefined ? 10_000 : checkNumber('maxKeys', opts['maxKeys'], { min: 1, integer: true });
   const name = checkName(opts['name'], 'keyed-rate-limiter');
-  return new KeyedRateLimiter(new KeyTable(new TokenBuckets(settings, Math.min(maxKeys, 64)), maxKeys), name);
+  return new KeyedRateLimiter(new KeyTable(new TokenBuckets(settings, Math.min(maxKeys, 64), true), maxKeys), name);
 }
 
 const NONE = -1;
 
 /**
- * Key → slot in a few typed arrays. Per key: one float (`fullAt`, in TokenBuckets), two int32
- * links of an LRU list, the key in `keys` and one Map entry. A bucket that refilled to
+ * Key → slot in a few typed arrays. Per key: two floats (`level` and `at`, in TokenBuckets),
+ * two int32 links of an LRU list, the key in `keys` and one Map entry. A bucket that refilled to
  * capacity is the same as no bucket, so full buckets are dropped freely: two are reclaimed
  * from the LRU end whenever a new key arrives, and all of them when room is needed.
  */
@@ -58,7 +58,7 @@ class KeyTable implements BucketTable {
     readonly buckets: TokenBuckets,
     readonly maxKeys: number,
   ) {
-    const slots = buckets.fullAt.length;
+    const slots = buckets.slots;
     this.prev = new Int32Array(slots);
     this.next = new Int32Array(slots);
   }
@@ -104,14 +104,17 @@ class KeyTable implements BucketTable {
   /** Frees one or more slots: full buckets first, else the least recently used key. */
   private makeRoom(t: number): boolean {
     const buckets = this.buckets;
-    // `earliestFull` bounds every bucket's `fullAt` from below: before it, none is full and a
-    // scan would find nothing. So the O(n) scan runs only when it can succeed.
+    // `earliestFull` bounds from below the time any bucket is full again: before it, none is
+    // and a scan would find nothing. So the O(n) scan runs only when it can succeed.
     if (t >= buckets.earliestFull) {
       let earliest = Infinity;
       for (let slot = this.lru; slot !== NONE; ) {
         const newer = this.prev[slot]!;
         if (this.isIdle(slot, t)) this.remove(slot);
-        else if (buckets.fullAt[slot]! < earliest) earliest = buckets.fullAt[slot]!;
+        else {
+          const full = buckets.fullBound(slot);
+          if (full < earliest) earliest = full;
+        }
         slot = newer;
       }
       buckets.earliestFull = earliest;

@@ -71,7 +71,7 @@ export function rateLimiter(options: RateLimiterOptions): RateLimiter {
   const opts = checkOptionsObject('rateLimiter', options, true, RATE_LIMITER_OPTIONS);
   const settings = readBucketSettings(opts);
   const name = checkName(opts['name'], 'rate-limiter');
-  return new RateLimiter(new SingleBucket(new TokenBuckets(settings, 1)), '', name, undefined);
+  return new RateLimiter(new SingleBucket(new TokenBuckets(settings, 1, false)), '', name, undefined);
 }
 
 class SingleBucket implements BucketTable {
@@ -127,9 +127,9 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   }
 
   /**
-   * Whole tokens a request could take right now: the bucket's tokens rounded down (so
-   * `available >= k` exactly when `tryAcquire(k)` would succeed, for whole k), and 0 while
-   * callers wait (their reservations come first).
+   * Whole tokens a request could take right now: `available >= k` exactly when
+   * `tryAcquire(k)` would succeed, for whole k; 0 while callers wait (their reservations come
+   * first).
    */
   get available(): number {
     const buckets = this.table.buckets;
@@ -137,7 +137,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     const slot = this.table.find(this.key ?? '');
     if (slot < 0) return Math.floor(buckets.capacity);
     if (buckets.hasWaiters(slot)) return 0;
-    return Math.floor(buckets.tokens(slot, t));
+    return buckets.available(slot, t);
   }
 
   get stats(): RateLimiterStats {

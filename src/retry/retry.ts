@@ -1,9 +1,10 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Next, Scope } from '../core/scope.js';
+import { isFastRefusal } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RetryEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { nextTurn, sleep } from '../core/sleep.js';
+import { sleep } from '../core/sleep.js';
 import {
   checkClock,
   checkName,
@@ -23,7 +24,12 @@ export interface RetryOptions<R = unknown> {
   maxRetries: number;
   /** Default `exponentialBackoff()`. */
   backoff?: Backoff | undefined;
-  /** Which errors to retry. Default: every error, except after the caller aborted. */
+  /**
+   * Which errors to retry. Default: every error except the library's fast refusals
+   * (`isFastRefusal`: open circuit, full bulkhead, concurrency or rate limit, limiter
+   * unavailable), which say no call was made and waiting them out would only add latency.
+   * `TimeoutError` and every user error are retried. Nothing is retried once the caller aborted.
+   */
   handle?: ErrorFilter | undefined;
   /** Results that count as failures (retried; the last one is returned when retries run out). */
   handleResult?: ResultFilter<R> | undefined;
@@ -59,6 +65,9 @@ interface Failure {
   readonly isResult: boolean;
 }
 
+/** The default `handle`: an open breaker or a full bulkhead inside a retry fails fast. */
+const notFastRefusal: ErrorFilter = (error) => !isFastRefusal(error);
+
 function retryAfterOf(error: unknown): number {
   if (typeof error !== 'object' || error === null) return 0;
   const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
@@ -77,7 +86,8 @@ export function retry<R = unknown>(options: RetryOptions<R>): RetryPolicy {
   const maxDelayMs = optionalNumber('maxDelayMs', opts['maxDelayMs'], 30_000, { min: 0 });
   checkClock(opts['clock']);
   const random = optionalFunction<() => number>('random', opts['random']) ?? Math.random;
-  const { handle, handleResult } = readHandleOptions(opts);
+  const { handle: given, handleResult } = readHandleOptions(opts);
+  const handle = opts['handle'] === undefined ? notFastRefusal : given;
   const budget = opts['budget'];
   if (budget !== undefined && !isRetryBudget(budget)) {
     throw new TypeError(`breakwater: option "budget" must be a RetryBudget (retryBudget()), received ${describeValue(budget)}`);
@@ -179,10 +189,10 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
           : { attempt: attempt + 1, delayMs, error: failure.error });
       }
       try {
-        // A zero delay still yields one turn of the event loop: a fn that fails without I/O
+        // A zero delay still yields (a 0 ms timer of the clock): a fn that fails without I/O
         // would otherwise retry in one unbroken chain of microtasks, deaf to the caller's
         // abort, an outer timeout or a freed bulkhead slot (with maxRetries: Infinity, forever).
-        await (delayMs > 0 ? sleep(clock, delayMs, ctx) : nextTurn(ctx));
+        await sleep(clock, delayMs, ctx);
       } catch (reason) {
         this.emitOutcome(startedAt, true, reason);
         throw reason;

@@ -260,8 +260,8 @@ describe('row 12: an option set to 0 (or −1, NaN, Infinity) is silently replac
           let calls = 0;
           const r = retry({ maxRetries: 3, backoff: constantBackoff(10_000), maxDelayMs: 0, clock });
           const c = track(r.execute(() => (calls++, Promise.reject(new Error('x')))));
-          // Every wait capped to 0: no time passes; each retry only yields one event-loop turn.
-          for (let i = 0; i < 5; i++) await flush();
+          // Every wait capped to 0: no time passes; each retry only yields (a 0 ms timer of the clock).
+          await clock.advance(0);
           expect(calls).toBe(4);
           expect(c.status).toBe('rejected');
         },
@@ -620,8 +620,8 @@ describe('row 20: retry ignores an abort between attempts', () => {
   // exponentialBackoff({ initialMs: 0 }), maxDelayMs: 0, a full-jitter draw of 0) used to go
   // straight to the next attempt. A fn failing without I/O made every attempt a microtask, so no
   // timer, I/O or abort could run until maxRetries was spent (with Infinity: forever, at 100 %
-  // CPU). A zero-delay retry now yields one event-loop turn. Real clock on purpose: the abort is
-  // a real macrotask.
+  // CPU). A zero-delay retry now yields, through a 0 ms timer of its clock. Real clock on
+  // purpose: the abort is a real macrotask.
   it('#20 (p-retry#97, row 5 busy loop): a zero-delay retry still yields, so a caller abort stops it within a few attempts', async () => {
     const controller = new AbortController();
     const reason = new Error('caller left');
@@ -642,7 +642,8 @@ describe('row 20: retry ignores an abort between attempts', () => {
 
   it('#20 (row 27 consequence): a zero-delay retry around a full bulkhead waits for the slot instead of burning every retry in one tick', async () => {
     const b = bulkhead({ maxConcurrent: 1 });
-    const p = pipeline(retry({ maxRetries: 10_000, backoff: constantBackoff(0) }), b);
+    // By default a retry does not retry BulkheadFullError (a fast refusal); this one opts in.
+    const p = pipeline(retry({ maxRetries: 10_000, backoff: constantBackoff(0), handle: () => true }), b);
     const holder = p.execute(() => new Promise((resolve) => setImmediate(() => resolve('first'))));
     let attempts = 0;
     const second = p.execute(() => (attempts++, 'second')).catch((e: unknown) => e);
