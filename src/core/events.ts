@@ -6,7 +6,7 @@ import { closestNames, describeValue, quoteNames } from './validate.js';
 
 export type Listener<E> = (event: E) => void;
 
-/** Payloads of the events every policy may emit (DESIGN §5a). */
+/** Payloads of the events every policy may emit (see docs/telemetry.md). */
 export interface SuccessEvent {
   readonly durationMs: number;
 }

@@ -187,7 +187,7 @@ function seconds(payload: DurationPayload | undefined): number | undefined {
   return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
 }
 
-/** Subscribes a sink to the call events of one policy (DESIGN §5a). */
+/** Subscribes a sink to the call events of one policy (see docs/telemetry.md). */
 export function subscribeCalls(record: PolicyRecord, sink: CallSink): Unsubscribe {
   return subscribeAll(record.policy, {
     success: (e: DurationPayload) => sink.call(record, 'success', seconds(e)),

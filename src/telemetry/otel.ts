@@ -62,7 +62,7 @@ export interface OtelInstrumentOptions {
 
 const OTEL_INSTRUMENT_OPTIONS = optionNames<OtelInstrumentOptions>({ meter: true, trace: true });
 
-/** Attribute keys (contract, DESIGN §5a). */
+/** Attribute keys: public names, documented in docs/telemetry.md; never rename them. */
 export const ATTR_POLICY = 'breakwater.policy';
 export const ATTR_OUTCOME = 'breakwater.outcome';
 export const ATTR_STATE = 'breakwater.state';

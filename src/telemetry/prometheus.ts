@@ -80,7 +80,7 @@ export interface PrometheusInstrumentOptions {
 
 const PROMETHEUS_INSTRUMENT_OPTIONS = optionNames<PrometheusInstrumentOptions>({ client: true, registry: true, trace: true });
 
-/** Metric names (contract, DESIGN §5a). */
+/** Metric names: public names, documented in docs/telemetry.md; never rename them. */
 export const METRIC_NAMES = {
   calls: 'breakwater_calls_total',
   duration: 'breakwater_call_duration_seconds',
