@@ -12,6 +12,7 @@ const factories: Record<string, Factory> = {
   fallback: () => bw.fallback('fallback', { handle: () => false }),
   circuitBreaker: (clock) => bw.circuitBreaker({ halfOpenAfterMs: 1000, clock, handle: () => false }),
   bulkhead: (clock) => bw.bulkhead({ maxConcurrent: 5, maxQueue: 5, clock }),
+  adaptiveConcurrency: (clock) => bw.adaptiveConcurrency({ maxQueue: 5, clock }),
   rateLimiter: (clock) => bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9, clock }),
   keyedRateLimiter: (clock) => bw.keyedRateLimiter({ capacity: 1e9, refillPerSecond: 1e9, clock }).get('key'),
   pipeline: (clock) =>

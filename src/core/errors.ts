@@ -98,6 +98,22 @@ export class BulkheadFullError extends BreakwaterError {
   }
 }
 
+/** An adaptive concurrency limiter is at its current limit (a full bulkhead whose size moves). */
+export class ConcurrencyLimitError extends BulkheadFullError {
+  constructor(message = 'Concurrency limit reached') {
+    super(message);
+    (this as { code: string }).code = 'ERR_CONCURRENCY_LIMIT';
+  }
+
+  static override fast(): ConcurrencyLimitError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    const error = new ConcurrencyLimitError();
+    Error.stackTraceLimit = limit;
+    return error;
+  }
+}
+
 export class RateLimitedError extends BreakwaterError {
   /** Milliseconds after which the same request would be granted. */
   declare readonly retryAfterMs: number;
@@ -136,7 +152,8 @@ export class TimeoutError extends BreakwaterError {
 mark(BreakwaterError, undefined, undefined);
 mark(CircuitOpenError, 'ERR_CIRCUIT_OPEN', ['ERR_CIRCUIT_OPEN', 'ERR_CIRCUIT_ISOLATED']);
 mark(CircuitIsolatedError, 'ERR_CIRCUIT_ISOLATED', ['ERR_CIRCUIT_ISOLATED']);
-mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL']);
+mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL', 'ERR_CONCURRENCY_LIMIT']);
+mark(ConcurrencyLimitError, 'ERR_CONCURRENCY_LIMIT', ['ERR_CONCURRENCY_LIMIT']);
 mark(RateLimitedError, 'ERR_RATE_LIMITED', ['ERR_RATE_LIMITED']);
 mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT']);
 
