@@ -146,14 +146,27 @@ function queueTimeoutError(ms: number): ConcurrencyLimitError {
   }
 }
 
+/** The sample handed to the estimator, reused for every call (see `Limit.onSample`). */
+interface MutableSample {
+  rttMs: number;
+  inflight: number;
+  dropped: boolean;
+  startMs: number;
+}
+
 export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   readonly kind = 'adaptive-concurrency';
   private rejectedCount = 0;
   private readonly gate: ConcurrencyGate;
-  /** The integer limit as last seen, to tell a change (and its direction). */
-  private lastLimit: number;
+  /**
+   * The integer limit as last seen, to tell a change (and its direction). For a subscribed
+   * source it is what the gate admits against: a plain field is cheaper to read on every call
+   * than the estimator's getters.
+   */
+  private readonly mirror: { limit: number };
   /** False when `source` can be subscribed to: then it tells us of changes itself. */
   private readonly polls: boolean;
+  private readonly sample: MutableSample = { rttMs: 0, inflight: 0, dropped: false, startMs: 0 };
 
   constructor(
     private readonly source: Limit,
@@ -164,13 +177,13 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     name: string,
   ) {
     super(name);
-    this.gate = new ConcurrencyGate(source, maxQueue, queueTimeoutMs, clock, () => {
+    this.mirror = { limit: source.limit };
+    this.polls = typeof source.subscribe !== 'function';
+    this.gate = new ConcurrencyGate(this.polls ? source : this.mirror, maxQueue, queueTimeoutMs, clock, () => {
       const error = queueTimeoutError(this.queueTimeoutMs!);
       this.reject(error);
       return error;
     });
-    this.lastLimit = source.limit;
-    this.polls = typeof source.subscribe !== 'function';
     if (!this.polls) source.subscribe!(this.limitChanged);
   }
 
@@ -243,9 +256,13 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     const endMs = this.clock.now();
     // A caller that gave up may have cut `fn` short: its RTT says nothing about the downstream.
     if (!ctx.callerAborted) {
-      const dropped = failed && safeTest(this.isDrop, error);
+      const sample = this.sample;
+      sample.rttMs = endMs - startMs;
+      sample.inflight = inflight;
+      sample.dropped = failed && safeTest(this.isDrop, error);
+      sample.startMs = startMs;
       try {
-        this.source.onSample({ rttMs: endMs - startMs, inflight, dropped, startMs });
+        this.source.onSample(sample);
       } catch {
         // A custom Limit that throws must not change the outcome nor keep the slot.
       }
@@ -253,23 +270,25 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     }
     // After the sample: a limit that just shrank is not refilled by this slot.
     this.gate.release();
-    const event = failed ? 'failure' : 'success';
-    if (this.events.wants(event)) {
+    if (this.events.wantsOutcome()) {
       const durationMs = endMs - (arrivedAt ?? startMs);
-      if (failed) this.events.emit('failure', { durationMs, error });
-      else this.events.emit('success', { durationMs });
+      if (!failed) {
+        if (this.events.wants('success')) this.events.emit('success', { durationMs });
+      } else if (this.events.wants('failure')) {
+        this.events.emit('failure', { durationMs, error });
+      }
     }
   }
 
   private checkLimit(): void {
     const now = this.source.limit;
-    if (now !== this.lastLimit) this.limitChanged(now);
+    if (now !== this.mirror.limit) this.limitChanged(now);
   }
 
   private readonly limitChanged = (to: number): void => {
-    const from = this.lastLimit;
+    const from = this.mirror.limit;
     if (to === from) return;
-    this.lastLimit = to;
+    this.mirror.limit = to;
     // A limit that grows admits waiters into the new slots now, not at the next release.
     if (to > from) this.gate.grew();
     if (this.events.wants('limitChange')) this.events.emit('limitChange', { from, to });

@@ -21,7 +21,11 @@ export interface LimitSample {
 export interface Limit {
   /** The current limit: an integer ≥ 1. */
   readonly limit: number;
-  /** Learns from one settled call. Never throws for an odd sample: it ignores it. */
+  /**
+   * Learns from one settled call. Never throws for an odd sample: it ignores it. The sample
+   * object is only valid during the call (a limiter may reuse it for the next one): copy
+   * what you keep.
+   */
   onSample(sample: LimitSample): void;
   /**
    * Calls `listener(limit)` after each change of `limit`; the result unsubscribes. Optional: a
