@@ -16,6 +16,7 @@ const expected = {
   '.': [
     'systemClock', 'pipeline', 'timeout', 'retry', 'constantBackoff', 'exponentialBackoff', 'fallback',
     'circuitBreaker', 'bulkhead', 'rateLimiter', 'keyedRateLimiter',
+    'adaptiveConcurrency', 'gradient2Limit', 'vegasLimit', 'aimdLimit', 'ConcurrencyLimitError',
     'BreakwaterError', 'CircuitOpenError', 'CircuitIsolatedError', 'BulkheadFullError', 'RateLimitedError', 'TimeoutError',
   ],
   './testing': ['TestClock'],

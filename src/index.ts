@@ -30,6 +30,7 @@ export { handleAll, handleType, type ErrorFilter, type ResultFilter, type Handle
 
 // Policies
 export * from './bulkhead/index.js';
+export * from './adaptive/index.js';
 export * from './rate-limit/index.js';
 export * from './circuit-breaker/index.js';
 export * from './timeout/index.js';

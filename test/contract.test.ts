@@ -14,8 +14,11 @@ const factories = {
   fallback: () => bw.fallback('fallback', { handle: () => false }),
   circuitBreaker: (clock) => bw.circuitBreaker({ halfOpenAfterMs: 1000, clock, handle: () => false }),
   bulkhead: (clock) => bw.bulkhead({ maxConcurrent: 5, maxQueue: 5, clock }),
+  adaptiveConcurrency: (clock) => bw.adaptiveConcurrency({ maxQueue: 5, clock }),
   rateLimiter: (clock) => bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9, clock }),
   keyedRateLimiter: (clock) => bw.keyedRateLimiter({ capacity: 1e9, refillPerSecond: 1e9, clock }).get('key'),
+  hedge: (clock) => bw.hedge({ delayMs: 10, clock, handle: () => false }),
+  chaos: (clock) => bw.chaos({ injectionRate: 0, latencyMs: 5, clock }),
   pipeline: (clock) =>
     bw.pipeline(
       bw.fallback('fallback', { handle: () => false }),
@@ -23,7 +26,9 @@ const factories = {
       bw.circuitBreaker({ halfOpenAfterMs: 1000, clock, handle: () => false }),
       bw.bulkhead({ maxConcurrent: 5, maxQueue: 5, clock }),
       bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9, clock }),
+      bw.hedge({ delayMs: 10, clock, handle: () => false }),
       bw.timeout(1000, { clock }),
+      bw.chaos({ injectionRate: 0, latencyMs: 5, clock }),
     ),
 } satisfies Record<string, Factory>;
 
@@ -124,6 +129,48 @@ const eventful: Record<keyof typeof factories, Eventful> = {
       run(() => 'no room'); // queue full
       await clock.advance(100);
       run(() => Promise.reject('bad'));
+    },
+  },
+  adaptiveConcurrency: {
+    expected: [
+      'ok held @100',
+      'err ConcurrencyLimitError ERR_CONCURRENCY_LIMIT @50',
+      'err ConcurrencyLimitError ERR_CONCURRENCY_LIMIT @0',
+      'err bad @100',
+    ],
+    make: (clock) => {
+      const policy = bw.adaptiveConcurrency({ limit: { limit: 1, onSample: () => {} }, maxQueue: 1, queueTimeoutMs: 50, clock });
+      return { policy, emitters: [[policy, ['success', 'failure', 'rejected']]] };
+    },
+    script: async (run, clock) => {
+      run(() => after(clock, 100, 'held'));
+      run(() => 'queued'); // gives up after 50 ms in the queue
+      run(() => 'no room'); // at the limit, queue full
+      await clock.advance(100);
+      run(() => Promise.reject('bad'));
+    },
+  },
+  hedge: {
+    expected: ['ok slow @50', 'err bad @50'],
+    make: (clock) => {
+      const policy = bw.hedge({ maxAttempts: 2, delayMs: 10, clock });
+      return { policy, emitters: [[policy, ['hedge', 'success', 'failure']]] };
+    },
+    script: async (run, clock) => {
+      run(() => after(clock, 50, 'slow')); // a second attempt starts at 10 ms
+      await clock.advance(50);
+      run(() => Promise.reject('bad')); // fails at once: the second attempt too
+      await clock.advance(10); // the first call's loser ignores its signal and ends at 60 ms
+    },
+  },
+  chaos: {
+    expected: ['err injected fault @0'],
+    make: (clock) => {
+      const policy = bw.chaos({ injectionRate: 1, fault: 'injected fault', clock });
+      return { policy, emitters: [[policy, ['injected']]] };
+    },
+    script: async (run) => {
+      run(() => 'never called');
     },
   },
   rateLimiter: {

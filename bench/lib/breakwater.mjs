@@ -60,6 +60,17 @@ export const breakwaterRows = [
     setup: (w) => { const p = bw.bulkhead({ maxConcurrent: 1_000 }); return () => p.execute(w.fn); },
   },
   {
+    // The default estimator (a windowed Gradient2), pinned at 1000 so that no row ever waits:
+    // what it costs to time every call and feed the estimator, next to the fixed bulkhead.
+    id: 'bw.adaptive', group: 'bulkhead', lib: 'breakwater', label: 'adaptiveConcurrency (windowed Gradient2 pinned at 1000)',
+    unavailable: missing('adaptiveConcurrency'),
+    setup: (w) => {
+      const limit = bw.windowedLimit(bw.gradient2Limit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 }));
+      const p = bw.adaptiveConcurrency({ limit });
+      return () => p.execute(w.fn);
+    },
+  },
+  {
     id: 'bw.rateLimiter', group: 'rate-limiter', lib: 'breakwater', label: 'rateLimiter (never rejects)',
     unavailable: missing('rateLimiter'),
     setup: (w) => {

@@ -14,7 +14,7 @@ export interface FailureEvent {
   readonly durationMs: number;
   readonly error: unknown;
 }
-export type RejectionReason = 'circuit-open' | 'bulkhead-full' | 'rate-limited';
+export type RejectionReason = 'circuit-open' | 'bulkhead-full' | 'rate-limited' | 'concurrency-limit';
 export interface RejectedEvent {
   readonly reason: RejectionReason;
   readonly error: unknown;

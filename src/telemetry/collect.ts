@@ -36,7 +36,7 @@ export interface PolicyRecord {
   readonly gauge: GaugeKind | undefined;
 }
 
-export type GaugeKind = 'circuit-breaker' | 'bulkhead' | 'rate-limiter';
+export type GaugeKind = 'circuit-breaker' | 'bulkhead' | 'rate-limiter' | 'adaptive-concurrency';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null;
@@ -50,7 +50,9 @@ function describe(value: unknown): string {
 
 function gaugeKindOf(policy: Record<string, unknown>): GaugeKind | undefined {
   const kind = policy['kind'];
-  return kind === 'circuit-breaker' || kind === 'bulkhead' || kind === 'rate-limiter' ? kind : undefined;
+  return kind === 'circuit-breaker' || kind === 'bulkhead' || kind === 'rate-limiter' || kind === 'adaptive-concurrency'
+    ? kind
+    : undefined;
 }
 
 /**
@@ -215,7 +217,14 @@ function readNumber(policy: InstrumentablePolicy, key: string): number | undefin
 }
 
 export interface GaugeValue {
-  readonly metric: 'circuit.state' | 'bulkhead.active' | 'bulkhead.queued' | 'rate_limiter.available';
+  readonly metric:
+    | 'circuit.state'
+    | 'bulkhead.active'
+    | 'bulkhead.queued'
+    | 'rate_limiter.available'
+    | 'concurrency.limit'
+    | 'concurrency.active'
+    | 'concurrency.queued';
   readonly name: string;
   readonly state?: string;
   readonly value: number;
@@ -248,6 +257,11 @@ export function gaugeValues(records: Iterable<PolicyRecord>): GaugeValue[] {
     } else if (record.gauge === 'rate-limiter') {
       const available = readNumber(policy, 'available');
       if (available !== undefined) add('rate_limiter.available', name, available);
+    } else if (record.gauge === 'adaptive-concurrency') {
+      for (const key of ['limit', 'active', 'queued'] as const) {
+        const value = readNumber(policy, key);
+        if (value !== undefined) add(`concurrency.${key}`, name, value);
+      }
     }
   }
   return [...sums.values()];

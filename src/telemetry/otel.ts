@@ -144,6 +144,18 @@ function stateFor(meter: MeterLike): Attachments {
       description: 'Tokens available in a rate limiter.',
       unit: '{token}',
     }),
+    'concurrency.limit': meter.createObservableGauge('breakwater.concurrency.limit', {
+      description: 'Current limit of an adaptive concurrency limiter.',
+      unit: '{call}',
+    }),
+    'concurrency.active': meter.createObservableGauge('breakwater.concurrency.active', {
+      description: 'Calls running inside an adaptive concurrency limiter.',
+      unit: '{call}',
+    }),
+    'concurrency.queued': meter.createObservableGauge('breakwater.concurrency.queued', {
+      description: 'Calls waiting in an adaptive concurrency limiter queue.',
+      unit: '{call}',
+    }),
   };
 
   const subscribe = (record: PolicyRecord): (() => void) => {

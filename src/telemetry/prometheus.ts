@@ -89,6 +89,9 @@ export const METRIC_NAMES = {
   bulkheadActive: 'breakwater_bulkhead_active',
   bulkheadQueued: 'breakwater_bulkhead_queued',
   rateLimiterAvailable: 'breakwater_rate_limiter_available',
+  concurrencyLimit: 'breakwater_concurrency_limit',
+  concurrencyActive: 'breakwater_concurrency_active',
+  concurrencyQueued: 'breakwater_concurrency_queued',
 } as const;
 
 /**
@@ -206,6 +209,9 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
   gauge(METRIC_NAMES.bulkheadActive, 'Calls running inside a bulkhead.', ['policy'], 'bulkhead.active');
   gauge(METRIC_NAMES.bulkheadQueued, 'Calls waiting in a bulkhead queue.', ['policy'], 'bulkhead.queued');
   gauge(METRIC_NAMES.rateLimiterAvailable, 'Tokens available in a rate limiter.', ['policy'], 'rate_limiter.available');
+  gauge(METRIC_NAMES.concurrencyLimit, 'Current limit of an adaptive concurrency limiter.', ['policy'], 'concurrency.limit');
+  gauge(METRIC_NAMES.concurrencyActive, 'Calls running inside an adaptive concurrency limiter.', ['policy'], 'concurrency.active');
+  gauge(METRIC_NAMES.concurrencyQueued, 'Calls waiting in an adaptive concurrency limiter queue.', ['policy'], 'concurrency.queued');
 
   const subscribe = (record: PolicyRecord): (() => void) => {
     // Label objects are built once per policy, not per call.

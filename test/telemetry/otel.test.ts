@@ -197,6 +197,9 @@ describe('breakwater/otel instrument', () => {
         'breakwater.call.duration',
         'breakwater.calls',
         'breakwater.circuit.state',
+        'breakwater.concurrency.active',
+        'breakwater.concurrency.limit',
+        'breakwater.concurrency.queued',
         'breakwater.rate_limiter.available',
         'breakwater.retries',
       ].sort(),
@@ -206,7 +209,7 @@ describe('breakwater/otel instrument', () => {
     await shared.execute(() => 2); // still attached through the second pipeline
     detach2();
     await shared.execute(() => 3);
-    expect(created).toHaveLength(7);
+    expect(created).toHaveLength(10);
     const m = await collect();
     expect(pointValue(m, 'breakwater.calls', { [P]: 'shared', [O]: 'success' })).toBe(2);
     expect(hasListeners(shared)).toBe(false);
