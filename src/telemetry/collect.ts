@@ -178,6 +178,8 @@ export class Attachments {
 export interface CallSink {
   call(record: PolicyRecord, outcome: Outcome, durationS: number | undefined): void;
   retry(record: PolicyRecord): void;
+  /** An extra attempt of a hedge started. */
+  hedge(record: PolicyRecord): void;
 }
 
 interface DurationPayload {
@@ -197,6 +199,7 @@ export function subscribeCalls(record: PolicyRecord, sink: CallSink): Unsubscrib
     rejected: () => sink.call(record, 'rejected', undefined),
     timeout: (e: DurationPayload) => sink.call(record, 'timeout', seconds(e)),
     retry: () => sink.retry(record),
+    hedge: () => sink.hedge(record),
   });
 }
 

@@ -127,6 +127,10 @@ function stateFor(meter: MeterLike): Attachments {
     description: 'Retries started by a breakwater retry policy.',
     unit: '{retry}',
   });
+  const hedges = meter.createCounter('breakwater.hedges', {
+    description: 'Extra attempts started by a breakwater hedge policy.',
+    unit: '{attempt}',
+  });
   const gauges: Record<GaugeValue['metric'], ObservableLike> = {
     'circuit.state': meter.createObservableGauge('breakwater.circuit.state', {
       description: 'Circuit breaker state: 1 for the current state, 0 for the others.',
@@ -170,6 +174,9 @@ function stateFor(meter: MeterLike): Attachments {
       },
       retry() {
         retries.add(1, policyOnly);
+      },
+      hedge() {
+        hedges.add(1, policyOnly);
       },
     });
   };
