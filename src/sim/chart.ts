@@ -78,18 +78,33 @@ function rate(count: number, startMs: number, endMs: number): number {
   return spanMs > 0 ? (count * 1000) / spanMs : 0;
 }
 
-function panelsOf(report: SimulationReport): Panel[] {
-  const s = report.series;
+/**
+ * The seconds to draw: those with arrivals, then the drain only when it lasted a second or
+ * more (a sliver of a second after the last arrival would draw as a cliff to zero).
+ */
+function chartedSeconds(report: SimulationReport): { rows: SimulationReport['series']; endMs: number } {
+  const drainMs = report.endMs - report.durationMs;
+  if (drainMs >= 1000) {
+    const rows = report.series.filter((row) => row.startMs < report.durationMs || report.endMs - row.startMs >= 500);
+    return { rows, endMs: Math.min(report.endMs, rows.length * 1000) };
+  }
+  const rows = report.series.filter((row) => row.startMs < report.durationMs);
+  return { rows, endMs: report.durationMs };
+}
+
+function panelsOf(report: SimulationReport, s: SimulationReport['series'], endMs: number): Panel[] {
+  /** Arrivals end at durationMs: after it, request outcomes have nothing to show. */
+  const arriving = (row: (typeof s)[number]): boolean => row.startMs < report.durationMs;
   const slo = report.sloMs;
   const latency: Line[] = [
-    { label: 'p50', color: COLORS.p50, values: s.map((r) => r.p50Ms) },
-    { label: 'p99', color: COLORS.p99, values: s.map((r) => r.p99Ms) },
+    { label: 'p50', color: COLORS.p50, values: s.map((r) => (arriving(r) ? r.p50Ms : null)) },
+    { label: 'p99', color: COLORS.p99, values: s.map((r) => (arriving(r) ? r.p99Ms : null)) },
   ];
   if (slo !== null) {
-    latency.push({ label: `SLO (${slo} ms)`, color: COLORS.slo, values: s.map(() => slo), dash: '6 4', width: 1 });
+    latency.push({ label: `SLO (${slo} ms)`, color: COLORS.slo, values: s.map((r) => (arriving(r) ? slo : null)), dash: '6 4', width: 1 });
   }
-  const perSecond = (pick: (row: (typeof s)[number]) => number): number[] =>
-    s.map((row) => rate(pick(row), row.startMs, report.endMs));
+  const perSecond = (pick: (row: (typeof s)[number]) => number): Array<number | null> =>
+    s.map((row) => (arriving(row) ? rate(pick(row), row.startMs, Math.min(report.durationMs, endMs)) : null));
   const outcomes: Line[] = [
     { label: 'sent', color: COLORS.sent, values: perSecond((r) => r.sent) },
     { label: slo === null ? 'goodput (succeeded)' : `goodput (≤ ${slo} ms)`, color: COLORS.goodput, values: perSecond((r) => r.goodput) },
@@ -231,8 +246,9 @@ export interface ChartOptions {
 
 /** An SVG chart of a simulation report: latency, outcomes, in flight, utilisation and breakers over time. */
 export function renderChart(report: SimulationReport, options: ChartOptions = {}): string {
-  const panels = panelsOf(report);
-  const durationS = report.endMs / 1000;
+  const { rows, endMs } = chartedSeconds(report);
+  const panels = panelsOf(report, rows, endMs);
+  const durationS = endMs / 1000;
   const height = TOP + panels.length * (PANEL_HEIGHT + GAP) + 10;
   const title = options.title ?? report.name ?? 'breakwater simulation';
   const t = report.totals;
@@ -251,7 +267,7 @@ export function renderChart(report: SimulationReport, options: ChartOptions = {}
   const phaseBottom = TOP + 18 + (panels.length - 1) * (PANEL_HEIGHT + GAP) + PANEL_HEIGHT;
   const markers: string[] = [];
   const marker = (atMs: number, label: string, row: number, kind: string): void => {
-    const px = LEFT + (atMs / report.endMs) * PLOT_WIDTH;
+    const px = LEFT + (atMs / endMs) * PLOT_WIDTH;
     markers.push(
       element(
         'g',
@@ -262,11 +278,11 @@ export function renderChart(report: SimulationReport, options: ChartOptions = {}
     );
   };
   report.phases.forEach((phase, i) => {
-    if (i === 0 || phase.atMs <= 0 || phase.atMs >= report.endMs) return;
+    if (i === 0 || phase.atMs <= 0 || phase.atMs >= endMs) return;
     marker(phase.atMs, `${describePhase(phase, report.phases[i - 1]!)} (${phase.atMs / 1000} s)`, i % 2 === 0 ? 1 : 0, 'phase');
   });
   // The drain: requests still in flight after the last arrival.
-  if (report.endMs - report.durationMs >= 1) marker(report.durationMs, 'arrivals stop', 2, 'arrivals-end');
+  if (endMs > report.durationMs) marker(report.durationMs, 'arrivals stop', 2, 'arrivals-end');
   out.push(element('g', { class: 'phases' }, ...markers));
   return svgDocument(WIDTH, height, out, title);
 }

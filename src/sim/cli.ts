@@ -227,7 +227,7 @@ async function runTune(command: Command): Promise<void> {
   const outDir = resolve(flags.out ?? 'breakwater-tune');
   const combos = expandGrid(flags.grid, flags.params);
   // Fail fast, before any worker starts, on a scenario that does not build.
-  const first = await loadScenario(command.scenario, combos[0]!, flags.seed);
+  await loadScenario(command.scenario, combos[0]!, flags.seed);
   const jobs = combos.map((params, index) => ({ index, params }));
   const workers = Math.max(1, Math.min(flags.workers ?? availableParallelism(), jobs.length));
   mkdirSync(outDir, { recursive: true });
@@ -243,8 +243,11 @@ async function runTune(command: Command): Promise<void> {
     if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}${done === jobs.length ? '\n' : ''}`);
     else process.stderr.write(`${line}\n`);
   };
+  const gridNames = flags.grid.map(([name]) => name);
+  /** What varies between configurations (the fixed --param values are the same for all). */
+  const varied = (params: Params): Params => Object.fromEntries(gridNames.map((name) => [name, params[name]!]));
   await runAll(command.scenario, jobs, flags.seed, workers, (index, report) => {
-    const params = jobs[index]!.params;
+    const params = varied(jobs[index]!.params);
     const chart = `config-${String(index + 1).padStart(String(jobs.length).length, '0')}-${slugOf(params)}.svg`;
     write(join(outDir, chart), renderChart(report, { subtitle: describeParams(params) + ` — goodput ${report.totals.goodput} of ${report.totals.sent}, p99 ${report.totals.p99Ms ?? '–'} ms` }));
     results[index] = { params, totals: report.totals, chart, report };
@@ -254,13 +257,14 @@ async function runTune(command: Command): Promise<void> {
 
   const ranked = rankByGoodput(results);
   const reference = results[0]!.report;
-  const title = `breakwater tune: ${first.name ?? command.scenario}`;
+  const title = `breakwater tune: ${command.scenario}`;
   const summaryPath = join(outDir, 'summary.md');
-  write(summaryPath, markdownSummary(title, command.scenario, reference, flags.grid, ranked));
+  write(summaryPath, markdownSummary(title, command.scenario, reference, flags.grid, ranked, flags.params));
   if (flags.json) {
     const out = {
       scenario: command.scenario,
       grid: Object.fromEntries(flags.grid),
+      fixed: flags.params,
       outDir,
       summary: summaryPath,
       results: ranked.map(({ rank, item }) => ({ rank, params: item.params, chart: join(outDir, item.chart), totals: item.totals })),

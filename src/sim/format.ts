@@ -110,6 +110,7 @@ export function markdownSummary(
   report: Pick<SimulationReport, 'durationMs' | 'sloMs' | 'seed' | 'instances'>,
   grid: ReadonlyArray<readonly [string, readonly unknown[]]>,
   ranked: ReadonlyArray<Ranked<TuneResult>>,
+  fixed: Params = {},
 ): string {
   const escape = (cell: string): string => cell.replace(/\|/g, '\\|');
   const rows = rankingRows(ranked).map((cells, i) => {
@@ -124,7 +125,8 @@ export function markdownSummary(
     `Scenario \`${scenarioPath}\`: ${report.durationMs / 1000} s of virtual time, ${report.instances} instance(s), seed ${report.seed}` +
       (report.sloMs === null ? ', goodput = every success.' : `, goodput = successes within ${report.sloMs} ms of arrival.`),
     '',
-    `Grid: ${grid.map(([name, values]) => `\`${name}\` ∈ {${values.map(String).join(', ')}}`).join(' × ')} — ${ranked.length} configurations, best first (most goodput, then lowest p99).`,
+    `Grid: ${grid.map(([name, values]) => `\`${name}\` ∈ {${values.map(String).join(', ')}}`).join(' × ')} — ${ranked.length} configurations, best first (most goodput, then lowest p99).` +
+      (Object.keys(fixed).length === 0 ? '' : ` Fixed: ${describeParams(fixed)}.`),
     '',
     `| ${RANKING_HEADER.join(' | ')} |`,
     `| ${RANKING_HEADER.map((_, i) => (i === 1 ? '---' : '---:')).join(' | ')} |`,

@@ -7,3 +7,4 @@ export { samplerOf, normalQuantile, type Distribution, type Sampler } from './di
 export { DOWNSTREAM_RESULT, DownstreamError } from './downstream.js';
 export type { Scenario, Phase, RateStep, PolicyEnvironment } from './scenario.js';
 export type { SimulationReport, SimulationCounts, SimulationSecond, SimulationTransition } from './report.js';
+export { renderChart, type ChartOptions } from './chart.js';

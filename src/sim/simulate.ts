@@ -4,6 +4,7 @@ import { describeValue } from '../core/validate.js';
 import { DOWNSTREAM_RESULT, Downstream } from './downstream.js';
 import { SimulationEngine } from './engine.js';
 import { Timer } from './heap.js';
+import { CallerSignal } from './signal.js';
 import { OUTCOME, Recorder, type OutcomeCode } from './report.js';
 import type { SimulationReport } from './report.js';
 import { resolveScenario, type RateStep, type ResolvedScenario, type Scenario } from './scenario.js';
@@ -79,7 +80,7 @@ interface Instance {
 /** One attempt of a caller. With a caller timeout it is its own deadline entry. */
 class Attempt extends DeadlineEntry {
   done = false;
-  controller: AbortController | undefined = undefined;
+  signal: CallerSignal | undefined = undefined;
 
   constructor(
     readonly fleet: Fleet,
@@ -150,8 +151,8 @@ class Fleet {
     const { policy } = this.route();
     let options: { signal: AbortSignal } | undefined;
     if (this.deadlines !== undefined) {
-      attempt.controller = new AbortController();
-      options = { signal: attempt.controller.signal };
+      attempt.signal = new CallerSignal();
+      options = { signal: attempt.signal as unknown as AbortSignal };
       this.deadlines.add(attempt, this.engine.now + this.scenario.callerTimeoutMs!);
     }
     let promise: Promise<unknown>;
@@ -179,7 +180,7 @@ class Fleet {
   /** The caller's timeout passed: it stops waiting (the call's work may go on) and maybe resends. */
   giveUp(attempt: Attempt): void {
     attempt.done = true;
-    attempt.controller!.abort(this.callerTimeout);
+    attempt.signal!.abort(this.callerTimeout);
     if (attempt.retriesLeft > 0) this.resend(attempt);
     else this.finish(attempt.request, OUTCOME.FAILED);
   }

@@ -75,8 +75,9 @@ export function niceTicks(min: number, max: number, target = 5): number[] {
   const power = 10 ** Math.floor(Math.log10(rough));
   const step = [1, 2, 5, 10].map((f) => f * power).find((s) => s >= rough) ?? 10 * power;
   const ticks: number[] = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) {
-    ticks.push(Math.round(v / step) * step);
+  for (let i = Math.ceil(min / step); i * step <= max + step * 1e-9; i++) {
+    // toPrecision drops the binary noise of i · step (3 × 0.1 = 0.30000000000000004).
+    ticks.push(Number((i * step).toPrecision(12)));
   }
   return ticks;
 }
