@@ -137,7 +137,7 @@ export class Recorder {
     this.callerRetries = new Float64Array(seconds);
     this.downstreamCalls = new Float64Array(seconds);
     this.transitionCounts = new Float64Array(seconds);
-    this.inFlight = new LevelSeries(horizonMs);
+    this.inFlight = new LevelSeries(horizonMs, true);
     this.busy = new LevelSeries(horizonMs);
     this.servers = new LevelSeries(horizonMs);
     this.breakersOpen = new LevelSeries(horizonMs);
