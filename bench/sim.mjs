@@ -81,8 +81,18 @@ async function measure(label, scenario) {
     medianCpuMs: round(median.cpuMs),
     callsPerWallSecond: Math.round(median.calls / (median.wallMs / 1000)),
     callsPerWallSecondBest: Math.round(best.calls / (best.wallMs / 1000)),
+    callsPerCpuSecond: Math.round(median.calls / (median.cpuMs / 1000)),
     nsPerCall: Math.round((median.wallMs * 1e6) / median.calls),
+    cpuNsPerCall: Math.round((median.cpuMs * 1e6) / median.calls),
   };
+}
+
+/** The first run in a fresh process: what `breakwater simulate` costs, JIT warm-up included. */
+async function cold(scenario) {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const report = await simulate(scenario);
+  return { wallMs: round(performance.now() - started), cpuMs: round(cpuMs(cpu)), calls: report.totals.downstreamCalls };
 }
 
 /** The floor under any engine that settles promise reactions between events: one reaction and one tick per event. */
@@ -117,6 +127,7 @@ async function pipelineAlone(calls) {
 
 const round = (value) => Math.round(value * 10) / 10;
 
+const cascadeCold = await cold(cascade);
 // Warm the JIT on a short run first, as a sweep's later configurations are.
 await simulate({ ...throughput(fourPolicies), durationMs: 5_000 });
 
@@ -129,6 +140,7 @@ const results = {
   },
   fourPolicies: await measure('4-policy pipeline (retry, circuitBreaker, bulkhead, timeout)', throughput(fourPolicies)),
   noPolicy: await measure('no policy (engine + downstream + report only)', throughput(undefined)),
+  cascade60sCold: cascadeCold,
   cascade60s: await measure('60 s × 1,000 rps, bad deploy, callers time out, 4 policies', cascade),
   hopFloorNsPerEvent: round(await hopFloor(2_000_000)),
   pipelineAloneNsPerCall: round(await pipelineAlone(quick ? 200_000 : 1_000_000)),
@@ -143,14 +155,17 @@ if (args.has('--json')) {
   for (const r of [results.fourPolicies, results.noPolicy, results.cascade60s]) {
     console.log(`${r.label}`);
     console.log(
-      `  ${r.calls.toLocaleString('en-US')} simulated calls: median ${r.medianWallMs} ms wall (best ${r.bestWallMs}, CPU ${r.medianCpuMs}), ` +
-        `${r.callsPerWallSecond.toLocaleString('en-US')} calls/s (best ${r.callsPerWallSecondBest.toLocaleString('en-US')}), ${r.nsPerCall} ns per call`,
+      `  ${r.calls.toLocaleString('en-US')} simulated calls: median ${r.medianWallMs} ms wall (best ${r.bestWallMs}), ${r.medianCpuMs} ms CPU; ` +
+        `${r.callsPerWallSecond.toLocaleString('en-US')} calls per wall second (best ${r.callsPerWallSecondBest.toLocaleString('en-US')}), ` +
+        `${r.callsPerCpuSecond.toLocaleString('en-US')} per CPU second; ${r.nsPerCall} ns wall, ${r.cpuNsPerCall} ns CPU per call`,
     );
   }
+  const c = results.cascade60sCold;
+  console.log(`  the same scenario as the first run of a fresh process (JIT cold): ${c.wallMs} ms wall, ${c.cpuMs} ms CPU`);
   console.log('');
   console.log('where the time goes, per simulated call (about two engine events per call: its arrival and its completion):');
   console.log(`  engine hop floor (one reaction + one tick per event) × 2:  ${round(results.hopFloorNsPerEvent * 2)} ns`);
-  console.log(`  the model without policies (hops included):               ${results.noPolicy.nsPerCall} ns`);
-  console.log(`  the four policies on top of it:                            ${results.fourPolicies.nsPerCall - results.noPolicy.nsPerCall} ns`);
+  console.log(`  the model without policies (hops included):               ${results.noPolicy.nsPerCall} ns (CPU ${results.noPolicy.cpuNsPerCall})`);
+  console.log(`  the four policies on top of it:                            ${results.fourPolicies.nsPerCall - results.noPolicy.nsPerCall} ns (CPU ${results.fourPolicies.cpuNsPerCall - results.noPolicy.cpuNsPerCall})`);
   console.log(`  (the same pipeline outside the simulator:                  ${results.pipelineAloneNsPerCall} ns)`);
 }

@@ -32,6 +32,15 @@ class Job extends Timer {
 
 function noop(): void {}
 
+// One shared executor instead of a closure per call: it hands the resolving functions over
+// through these two slots, read right after `new Promise` returns.
+let handedResolve: (value: typeof DOWNSTREAM_RESULT) => void = noop;
+let handedReject: (error: unknown) => void = noop;
+function executor(resolve: (value: typeof DOWNSTREAM_RESULT) => void, reject: (error: unknown) => void): void {
+  handedResolve = resolve;
+  handedReject = reject;
+}
+
 /**
  * A service with `servers` parallel servers and one FIFO queue. A call occupies a server for
  * its service time, drawn when it starts being served, whether or not its caller still waits:
@@ -62,10 +71,9 @@ export class Downstream {
   /** The function every policy wraps: one call to the downstream. It ignores `ctx.signal`. */
   readonly call = (): Promise<typeof DOWNSTREAM_RESULT> => {
     const job = new Job(this);
-    const promise = new Promise<typeof DOWNSTREAM_RESULT>((resolve, reject) => {
-      job.resolve = resolve;
-      job.reject = reject;
-    });
+    const promise = new Promise<typeof DOWNSTREAM_RESULT>(executor);
+    job.resolve = handedResolve;
+    job.reject = handedReject;
     this.admit(job);
     return promise;
   };

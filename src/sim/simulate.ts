@@ -205,9 +205,10 @@ interface Watchable {
 const OPEN_STATES = new Set(['open', 'isolated']);
 
 /**
- * Listens to the instance's policies: `stateChange` of circuit breakers and `retry` of retry
- * policies, found in `pipeline.policies`. Built-in policies are recognised by their `kind`;
- * a foreign policy is asked for both events and counts as a breaker once it emits one.
+ * Listens to the instance's policies, found by walking `pipeline.policies`: `stateChange`
+ * (circuit breakers) and `retry` of every policy that has them. A built-in breaker (by its
+ * `kind`) counts from the start in the share of breakers open; another policy that emits
+ * `stateChange` has its transitions reported, with breaker index -1.
  */
 function watch(
   root: Policy,
@@ -226,18 +227,12 @@ function watch(
       return;
     }
     if (typeof policy.on !== 'function') return;
-    const kind = typeof policy.kind === 'string' ? policy.kind : undefined;
-    if (kind === undefined || kind === 'circuit-breaker') {
-      const breaker = kind === undefined ? -1 : breakers++;
-      watchBreaker(policy, instance, breaker, engine, recorder);
-    }
-    if (kind === undefined || kind === 'retry') {
-      subscribe(policy, 'retry', (event: { delayMs?: unknown }) => {
-        recorder.retry(engine.now);
-        // A zero-delay retry may yield with setImmediate rather than the clock.
-        if (event.delayMs === 0) engine.expectImmediate();
-      });
-    }
+    watchStates(policy, instance, policy.kind === 'circuit-breaker' ? breakers++ : -1, engine, recorder);
+    subscribe(policy, 'retry', (event: { delayMs?: unknown }) => {
+      recorder.retry(engine.now);
+      // A zero-delay retry may yield with setImmediate rather than the clock.
+      if (event.delayMs === 0) engine.expectImmediate();
+    });
   };
   visit(root);
   return breakers;
@@ -253,7 +248,7 @@ function subscribe(policy: Watchable, event: string, listener: (event: never) =>
   }
 }
 
-function watchBreaker(policy: Watchable, instance: number, breaker: number, engine: SimulationEngine, recorder: Recorder): void {
+function watchStates(policy: Watchable, instance: number, breaker: number, engine: SimulationEngine, recorder: Recorder): void {
   // A breaker may start open (resumed from a snapshot).
   const initial = (policy as { state?: unknown }).state;
   if (breaker >= 0 && typeof initial === 'string') {
@@ -265,7 +260,7 @@ function watchBreaker(policy: Watchable, instance: number, breaker: number, engi
     const to = String(event.to);
     const now = engine.now;
     recorder.transition({ atMs: now, instance, breaker, from, to });
-    if (breaker < 0) return; // not counted in the open share: we never knew it was a breaker
+    if (breaker < 0) return; // not a built-in breaker: not counted in the share of breakers open
     if (OPEN_STATES.has(from)) recorder.breakersOpen.set(now, recorder.breakersOpen.value - 1);
     if (from === 'half-open') recorder.breakersHalfOpen.set(now, recorder.breakersHalfOpen.value - 1);
     if (OPEN_STATES.has(to)) recorder.breakersOpen.set(now, recorder.breakersOpen.value + 1);

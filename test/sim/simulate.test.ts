@@ -218,6 +218,41 @@ describe('simulate', () => {
     expect(report.series[0]!.breakerOpen).toBe(0);
   });
 
+  it('hears stateChange of any policy that emits it: built-in breakers by index, others as -1', async () => {
+    const report = await simulate({
+      durationMs: 2_000,
+      load: { rps: 50, arrivals: 'uniform', instances: 2 },
+      downstream: { servers: 100, latencyMs: 5, errorRate: 1 },
+      policy: ({ clock }) => {
+        const listeners: Array<(e: { from: string; to: string }) => void> = [];
+        let calls = 0;
+        const foreign = {
+          name: 'foreign',
+          on: (event: string, listener: (e: { from: string; to: string }) => void) => {
+            if (event !== 'stateChange') throw new TypeError(`no event ${event}`);
+            listeners.push(listener);
+          },
+          execute: <T,>(fn: (ctx: bw.ExecutionContext) => T | PromiseLike<T>) => {
+            if (++calls === 3) for (const l of listeners) l({ from: 'calm', to: 'excited' });
+            return Promise.resolve(fn({ attempt: 1 } as bw.ExecutionContext));
+          },
+        };
+        return bw.pipeline(
+          foreign,
+          bw.circuitBreaker({ halfOpenAfterMs: 60_000, consecutiveFailures: 2, clock }),
+          bw.circuitBreaker({ halfOpenAfterMs: 60_000, consecutiveFailures: 1, clock }),
+        );
+      },
+    });
+    expect(report.breakersPerInstance).toBe(2);
+    const byInstance = (i: number) => report.transitions.filter((t) => t.instance === i).map((t) => [t.breaker, t.from, t.to]);
+    // The inner breaker opens on the first failure; its refusals then open the outer one.
+    expect(byInstance(0)).toEqual([[1, 'closed', 'open'], [0, 'closed', 'open'], [-1, 'calm', 'excited']]);
+    expect(byInstance(1)).toEqual(byInstance(0));
+    expect(report.totals.breakerTransitions).toBe(6);
+    expect(report.series[1]!.breakerOpen).toBe(1);
+  });
+
   it('counts the retry events of retry policies found in pipelines', async () => {
     const report = await simulate({
       durationMs: 2_000,
