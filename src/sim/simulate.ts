@@ -16,7 +16,14 @@ const STREAM_DOWNSTREAM = 3;
 const STREAM_INSTANCE = 1000;
 
 /** Codes of the errors a policy refuses a call with, without trying it. */
-const SHED_CODES = new Set(['ERR_CIRCUIT_OPEN', 'ERR_CIRCUIT_ISOLATED', 'ERR_BULKHEAD_FULL', 'ERR_RATE_LIMITED']);
+const SHED_CODES = new Set([
+  'ERR_CIRCUIT_OPEN',
+  'ERR_CIRCUIT_ISOLATED',
+  'ERR_BULKHEAD_FULL',
+  'ERR_CONCURRENCY_LIMIT',
+  'ERR_RATE_LIMITED',
+  'ERR_RATE_LIMITER_UNAVAILABLE',
+]);
 
 function isShed(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
