@@ -105,7 +105,7 @@ export class SimulationEngine {
 
   /** Schedules (or moves) `timer` to fire at `timeMs` (not before now), after any already due then. */
   schedule<T extends Timer>(timer: T, timeMs: number): T {
-    if (timer.index >= 0) this.heap.remove(timer);
+    if (timer.pending) this.heap.remove(timer);
     timer.time = timeMs > this.current ? timeMs : this.current;
     timer.seq = this.sequence++;
     this.heap.push(timer);

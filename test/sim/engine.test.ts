@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as bw from '../../src/index.js';
-import { SimulationEngine, createRandom } from '../../src/sim/index.js';
+import { SimulationEngine, Timer, createRandom } from '../../src/sim/index.js';
+import { TimerHeap } from '../../src/sim/heap.js';
 import { TestClock } from '../../src/testing/index.js';
 
 describe('SimulationEngine', () => {
@@ -125,6 +126,45 @@ describe('SimulationEngine', () => {
     tick();
     await engine.run();
     expect(firedAfterRealTimer).toBeGreaterThan(0);
+  });
+});
+
+describe('TimerHeap', () => {
+  it('pops in (time, seq) order under random pushes, pops and removals', () => {
+    type Op = { kind: 'push'; time: number } | { kind: 'pop' } | { kind: 'remove'; pick: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('push' as const), time: fc.integer({ min: 0, max: 50 }) }),
+      fc.record({ kind: fc.constant('pop' as const) }),
+      fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const heap = new TimerHeap();
+        const model: Timer[] = [];
+        let seq = 0;
+        const order = (a: Timer, b: Timer): number => a.time - b.time || a.seq - b.seq;
+        for (const o of ops) {
+          if (o.kind === 'push') {
+            const timer = new Timer();
+            timer.time = o.time;
+            timer.seq = seq++;
+            heap.push(timer);
+            model.push(timer);
+          } else if (o.kind === 'pop') {
+            model.sort(order);
+            expect(heap.pop()).toBe(model.shift());
+          } else if (model.length > 0) {
+            const victim = model.splice(o.pick % model.length, 1)[0]!;
+            expect(heap.remove(victim)).toBe(true);
+            expect(heap.remove(victim)).toBe(false);
+          }
+          expect(heap.size).toBe(model.length);
+        }
+        model.sort(order);
+        for (const expected of model) expect(heap.pop()).toBe(expected);
+        expect(heap.pop()).toBeUndefined();
+      }),
+    );
   });
 });
 
