@@ -110,6 +110,19 @@ function hopFloor(events) {
   });
 }
 
+/** What a full event-loop turn per event would cost instead (setImmediate, the obvious way to let reactions settle). */
+function immediateFloor(events) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    let left = events;
+    const step = () => {
+      if (--left === 0) return resolve(((performance.now() - started) * 1e6) / events);
+      setImmediate(step);
+    };
+    setImmediate(step);
+  });
+}
+
 /** The pipeline alone, outside the simulator: execute() of a function that returns a resolved promise. */
 async function pipelineAlone(calls) {
   const policy = fourPolicies({ clock: bw.systemClock, random: Math.random });
@@ -143,6 +156,7 @@ const results = {
   cascade60sCold: cascadeCold,
   cascade60s: await measure('60 s × 1,000 rps, bad deploy, callers time out, 4 policies', cascade),
   hopFloorNsPerEvent: round(await hopFloor(2_000_000)),
+  immediateNsPerEvent: round(await immediateFloor(500_000)),
   pipelineAloneNsPerCall: round(await pipelineAlone(quick ? 200_000 : 1_000_000)),
 };
 
@@ -165,6 +179,7 @@ if (args.has('--json')) {
   console.log('');
   console.log('where the time goes, per simulated call (about two engine events per call: its arrival and its completion):');
   console.log(`  engine hop floor (one reaction + one tick per event) × 2:  ${round(results.hopFloorNsPerEvent * 2)} ns`);
+  console.log(`  (an event-loop turn per event instead, setImmediate × 2:  ${round(results.immediateNsPerEvent * 2)} ns)`);
   console.log(`  the model without policies (hops included):               ${results.noPolicy.nsPerCall} ns (CPU ${results.noPolicy.cpuNsPerCall})`);
   console.log(`  the four policies on top of it:                            ${results.fourPolicies.nsPerCall - results.noPolicy.nsPerCall} ns (CPU ${results.fourPolicies.cpuNsPerCall - results.noPolicy.cpuNsPerCall})`);
   console.log(`  (the same pipeline outside the simulator:                  ${results.pipelineAloneNsPerCall} ns)`);
