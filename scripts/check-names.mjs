@@ -11,6 +11,7 @@ export const errorArguments = {
   RateLimitedError: () => [40],
   TimeoutError: () => [250],
   ConcurrencyLimitError: () => [],
+  DownstreamError: () => [],
   RateLimiterUnavailableError: () => [],
   HttpStatusError: () => [new Response(null, { status: 503, statusText: 'Service Unavailable' }), undefined],
 };

@@ -25,6 +25,7 @@ const expected = {
   './fetch': ['resilientFetch'],
   './otel': ['instrument'],
   './prometheus': ['instrument'],
+  './sim': ['simulate', 'SimulationEngine'],
 };
 
 const scratch = mkdtempSync(join(tmpdir(), 'breakwater-pack-'));

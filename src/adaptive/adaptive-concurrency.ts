@@ -179,6 +179,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   private readonly polls: boolean;
   private readonly sample: MutableSample = { rttMs: 0, inflight: 0, dropped: false, startMs: 0 };
 
+  /** @internal Use `adaptiveConcurrency()`, which validates the options. */
   constructor(
     private readonly source: Limit,
     readonly maxQueue: number,
@@ -217,6 +218,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     return { limit: this.source.limit, active: this.gate.active, queued: this.gate.queued, rejected: this.rejectedCount };
   }
 
+  /** @internal */
   [RUN](ctx: Scope, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
     const gate = this.gate;
