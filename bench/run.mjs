@@ -1,13 +1,26 @@
-// breakwater benchmark suite. Usage:
-//   node --expose-gc bench/run.mjs                full run (~3–4 min), writes docs/benchmarks.md
+// breakwater benchmark suite. Usage (`--help` for all flags):
+//   npm run bench                         full run (~3–4 min), report in build/benchmarks.md
+//   npm run bench -- --write-docs         the same, and it rewrites the committed docs/benchmarks.md
 //   node bench/run.mjs --quick --out <file.md>    smoke run (~15 s)
-// Options: --out <file.md>  --json <file.json>  --only <row id / group substring | memory | scale | sustained | allocations>
 // Imports the BUILT package (dist/): build first (`npx tsup`).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from './lib/args.mjs';
+import { parseArgs, reportPath, USAGE, UsageError } from './lib/args.mjs';
+
+let args;
+try {
+  args = parseArgs(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  process.stderr.write(`bench: ${error.message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 if (typeof globalThis.gc !== 'function') {
   // Memory figures and the per-task GC need it: rerun this same command with --expose-gc.
@@ -15,12 +28,6 @@ if (typeof globalThis.gc !== 'function') {
     stdio: 'inherit',
   });
   process.exit(result.status ?? 1);
-}
-
-const args = parseArgs(process.argv.slice(2));
-if (args.help) {
-  console.log('usage: node --expose-gc bench/run.mjs [--quick] [--out file.md] [--json file.json] [--only filter]');
-  process.exit(0);
 }
 
 const { environment } = await import('./lib/env.mjs');
@@ -43,8 +50,8 @@ const onlySuite = suites.includes(only) ? only : undefined;
 const runThroughput = onlySuite === undefined;
 const runSuite = (name) => (only === undefined ? true : onlySuite === name);
 
-// Default output: the committed results page, only for a complete full run.
-const out = args.out ?? (quick || only ? undefined : fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url)));
+// A full run writes build/benchmarks.md; only --write-docs touches the committed page.
+const out = reportPath(args);
 
 const data = { env: environment(), settings };
 log(`breakwater bench (${quick ? 'quick' : 'full'}): Node ${data.env.node}, ${data.env.cpu} × ${data.env.cores}`);

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, expect } from 'vitest';
 const seedSetting = process.env['FC_SEED'] ?? '20261122';
 if (seedSetting !== 'random') fc.configureGlobal({ seed: Number(seedSetting) });
 
-// Any unhandled rejection during a test fails that test (DESIGN §2: "No unhandledRejection, ever").
+// Any unhandled rejection during a test fails that test: no unhandled rejection, ever, is one of
+// the rules every policy keeps (docs/architecture.md).
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
   unhandled.push(reason);

@@ -1,6 +1,25 @@
-// `--quick`, `--out <file>`, `--json <file>`, `--only <substring>`; `--key=value` works too.
+// Flags of bench/run.mjs: `--quick`, `--out <file>`, `--json <file>`, `--only <substring>`,
+// `--write-docs`; `--key=value` works too. A flag it does not know is a UsageError (exit 2).
+import { fileURLToPath } from 'node:url';
+
+export class UsageError extends Error {}
+
+export const USAGE = `usage: node --expose-gc bench/run.mjs [--quick] [--only filter] [--out file.md] [--json file.json] [--write-docs]
+  (no flag)     full run (~3-4 min); the report goes to build/benchmarks.md (untracked)
+  --quick       smoke run (~15 s) with few iterations; the report goes to stdout unless --out
+  --only f      only the rows / groups matching f, or one suite: allocations | memory | sustained | scale
+  --out f       write the markdown report to f
+  --json f      write every measurement as JSON to f
+  --write-docs  a full run that rewrites the committed docs/benchmarks.md
+  -h, --help    show this help`;
+
+/** The committed results page: only `--write-docs` rewrites it. */
+export const DOCS_PAGE = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
+/** Where a full run's report goes by default. */
+export const DEFAULT_REPORT = fileURLToPath(new URL('../../build/benchmarks.md', import.meta.url));
+
 export function parseArgs(argv) {
-  const args = { quick: false, out: undefined, json: undefined, only: undefined, help: false };
+  const args = { quick: false, out: undefined, json: undefined, only: undefined, writeDocs: false, help: false };
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let value;
@@ -12,7 +31,7 @@ export function parseArgs(argv) {
     const take = () => {
       if (value !== undefined) return value;
       const next = argv[++i];
-      if (next === undefined) throw new Error(`${arg} needs a value`);
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`${arg} needs a value`);
       return next;
     };
     switch (arg) {
@@ -20,9 +39,20 @@ export function parseArgs(argv) {
       case '--out': args.out = take(); break;
       case '--json': args.json = take(); break;
       case '--only': args.only = take(); break;
+      case '--write-docs': args.writeDocs = true; break;
       case '-h': case '--help': args.help = true; break;
-      default: throw new Error(`unknown argument ${arg}`);
+      default: throw new UsageError(`unknown argument ${arg}`);
     }
   }
+  if (args.writeDocs && (args.quick || args.only !== undefined || args.out !== undefined)) {
+    throw new UsageError('--write-docs rewrites docs/benchmarks.md from a full run: it takes no --quick, --only or --out');
+  }
   return args;
+}
+
+/** The markdown report's path, or undefined for stdout (a quick or partial run without --out). */
+export function reportPath(args) {
+  if (args.writeDocs) return DOCS_PAGE;
+  if (args.out !== undefined) return args.out;
+  return args.quick || args.only !== undefined ? undefined : DEFAULT_REPORT;
 }

@@ -6,7 +6,7 @@ const FLOOR_ERROR = new Error('floor');
 const only100 = ['immediate/100'];
 
 const breaker = () => bw.circuitBreaker({ halfOpenAfterMs: 60_000 });
-/** The four-policy pipeline; the allocation check measures the same one. */
+/** The four-policy pipeline the targets name; the allocation check measures the same one. */
 export const fourPolicies = () =>
   bw.pipeline(
     bw.retry({ maxRetries: 3 }),
@@ -58,6 +58,17 @@ export const breakwaterRows = [
     id: 'bw.bulkhead', group: 'bulkhead', lib: 'breakwater', label: 'bulkhead (maxConcurrent 1000)',
     unavailable: missing('bulkhead'),
     setup: (w) => { const p = bw.bulkhead({ maxConcurrent: 1_000 }); return () => p.execute(w.fn); },
+  },
+  {
+    // The default estimator (a windowed Gradient2), pinned at 1000 so that no row ever waits:
+    // what it costs to time every call and feed the estimator, next to the fixed bulkhead.
+    id: 'bw.adaptive', group: 'bulkhead', lib: 'breakwater', label: 'adaptiveConcurrency (windowed Gradient2 pinned at 1000)',
+    unavailable: missing('adaptiveConcurrency'),
+    setup: (w) => {
+      const limit = bw.windowedLimit(bw.gradient2Limit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 }));
+      const p = bw.adaptiveConcurrency({ limit });
+      return () => p.execute(w.fn);
+    },
   },
   {
     id: 'bw.rateLimiter', group: 'rate-limiter', lib: 'breakwater', label: 'rateLimiter (never rejects)',

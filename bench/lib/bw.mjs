@@ -16,6 +16,7 @@ export const has = {
   pipeline: typeof bw.pipeline === 'function',
   circuitBreaker: typeof bw.circuitBreaker === 'function',
   bulkhead: typeof bw.bulkhead === 'function',
+  adaptiveConcurrency: typeof bw.adaptiveConcurrency === 'function',
   rateLimiter: typeof bw.rateLimiter === 'function',
   keyedRateLimiter: typeof bw.keyedRateLimiter === 'function',
 };

@@ -40,9 +40,11 @@ export function fullGc() {
   globalThis.gc();
 }
 
+/** Retained memory after a full GC: the JS heap plus the buffers of typed arrays, which live outside it. */
 export function heapUsed() {
   fullGc();
-  return process.memoryUsage().heapUsed;
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 }
 
 export function countTimers() {

@@ -57,8 +57,9 @@ export function renderTable(config, runs, machine) {
     'answers that were not 200:',
     `  unprotected  ${describeOutcomes(u.outcomes)}`,
     `  breakwater   ${describeOutcomes(p.outcomes)}${p.retries ? `; ${p.retries} retries` : ''}`,
-    `load generator check: sends late by ≤ ${u.loadGenerator.maxSendLagMs} / ${p.loadGenerator.maxSendLagMs} ms, ` +
-      `event-loop delay p99 ${u.loadGenerator.eventLoopDelayP99Ms} / ${p.loadGenerator.eventLoopDelayP99Ms} ms`,
+    `load generator check (unprotected / breakwater): sends late by ≤ ${u.loadGenerator.maxSendLagMs} / ` +
+      `${p.loadGenerator.maxSendLagMs} ms, event-loop delay p99 ${u.loadGenerator.eventLoopDelayP99Ms} / ` +
+      `${p.loadGenerator.eventLoopDelayP99Ms} ms`,
   );
   return lines.join('\n');
 }

@@ -1,7 +1,7 @@
 import type { Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
 import { CircuitIsolatedError, CircuitOpenError } from '../core/errors.js';
-import type { FailureEvent, RejectedEvent, StateChangeEvent, SuccessEvent } from '../core/events.js';
+import { eventNames, type FailureEvent, type RejectedEvent, type StateChangeEvent, type SuccessEvent } from '../core/events.js';
 import { safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import type { Backoff } from '../retry/backoff.js';
@@ -29,6 +29,8 @@ export interface CircuitBreakerEvents {
   /** The breaker refused a call (`reason` is always `'circuit-open'`, isolated too). */
   rejected: RejectedEvent;
 }
+
+export const CIRCUIT_BREAKER_EVENTS = eventNames<CircuitBreakerEvents>({ stateChange: true, success: true, failure: true, rejected: true });
 
 export interface CircuitBreakerStats {
   readonly state: CircuitState;
@@ -58,7 +60,7 @@ export const CIRCUIT_TRANSITIONS: Readonly<Record<CircuitState, readonly Circuit
  * Stops calling a failing dependency for a while, then lets a few probes through to find out
  * whether it recovered. Transitions are computed when a call arrives: the breaker owns no timer.
  */
-export function circuitBreaker(options: CircuitBreakerOptions): CircuitBreaker {
+export function circuitBreaker<R = unknown>(options: CircuitBreakerOptions<R>): CircuitBreaker {
   return new CircuitBreaker(readCircuitBreakerOptions(options));
 }
 
@@ -76,7 +78,10 @@ const FAILED = 1;
 const IGNORED = 2;
 type Outcome = 0 | 1 | 2;
 
-/** A half-open call. `live` turns false when it outlives `probeTimeoutMs` and loses its slot. */
+/**
+ * A half-open call. `live` turns false when it outlives `probeTimeoutMs` and loses its slot;
+ * its outcome still decides while its half-open period is current.
+ */
 interface Probe {
   readonly startedAt: number;
   live: boolean;
@@ -84,6 +89,7 @@ interface Probe {
 
 export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   readonly kind = 'circuit-breaker';
+  protected readonly eventNames = CIRCUIT_BREAKER_EVENTS;
 
   // Settings, flattened: the call path reads them on every call.
   private readonly clock: Clock;
@@ -120,7 +126,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   private runCalls = 0;
   private runFailures = 0;
 
-  /** Use `circuitBreaker(options)`, which validates the options. */
+  /** @internal Use `circuitBreaker(options)`, which validates the options. */
   constructor(settings: CircuitBreakerSettings) {
     super(settings.name);
     this.clock = settings.clock;
@@ -177,7 +183,8 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     };
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  /** @internal */
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     if (this.current !== CLOSED) return this.runNotClosed(ctx, next);
     const period = this.period;
     // No clock read unless something needs a duration (slow calls, listeners).
@@ -195,7 +202,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     );
   }
 
-  private runNotClosed(ctx: CallContext, next: Next): Promise<unknown> {
+  private runNotClosed(ctx: Scope, next: Next): Promise<unknown> {
     if (this.current === ISOLATED) return this.reject(CircuitIsolatedError.fast());
     const now = this.clock.now();
     if (this.current === OPEN) {
@@ -237,9 +244,9 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     return this.handleResult !== undefined && safeTest(this.handleResult, value) ? FAILED : SUCCEEDED;
   }
 
-  private judgeError(ctx: CallContext, error: unknown): Outcome {
+  private judgeError(ctx: Scope, error: unknown): Outcome {
     // A caller that gave up says nothing about the dependency's health.
-    return ctx.callerAborted || !safeTest(this.handle, error) ? IGNORED : FAILED;
+    return ctx.withdrawn || !safeTest(this.handle, error) ? IGNORED : FAILED;
   }
 
   /** A call the breaker admitted has settled: report it, then count it if its period is current. */
@@ -265,9 +272,12 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     }
     if (period !== this.period) return;
     if (probe !== undefined) {
-      // A probe that outlived probeTimeoutMs lost its slot at that moment: whatever it says
-      // now is not evidence about this half-open period. An ignored outcome frees the slot too.
-      if (!this.dropProbe(probe) || durationMs >= this.probeTimeoutMs || outcome === IGNORED) return;
+      // A probe that outlived probeTimeoutMs only lost its slot (so a hung probe cannot wedge
+      // the breaker): its outcome, however late, is still evidence about this half-open
+      // period. Discarding it would let a downstream that fails every call slowly keep the
+      // breaker half-open for ever. An ignored outcome frees the slot and decides nothing.
+      this.dropProbe(probe);
+      if (outcome === IGNORED) return;
       if (outcome === FAILED || durationMs > this.slowCallMs) this.trip(now);
       else if (++this.probeSuccesses >= this.halfOpenProbes) this.close();
       return;
@@ -292,13 +302,12 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     if (trip) this.trip(timed || this.timeWindow ? now : this.clock.now());
   }
 
-  /** Removes a probe from the in-flight list; false when it had already timed out. */
-  private dropProbe(probe: Probe): boolean {
-    if (!probe.live) return false;
+  /** Removes a probe from the in-flight list, unless it already lost its slot. */
+  private dropProbe(probe: Probe): void {
+    if (!probe.live) return;
     probe.live = false;
     const index = this.probes.indexOf(probe);
     if (index !== -1) this.probes.splice(index, 1);
-    return true;
   }
 
   private trip(now: number): void {

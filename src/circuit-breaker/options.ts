@@ -6,13 +6,15 @@ import {
   checkNumber,
   checkOptionsObject,
   describeValue,
+  optionNames,
   optionalFunction,
 } from '../core/validate.js';
 import { isBackoff, type Backoff } from '../retry/backoff.js';
 
 export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated';
 
-export interface CircuitBreakerOptions {
+/** `R`: the type of the results `handleResult` judges, when you know it (default `unknown`). */
+export interface CircuitBreakerOptions<R = unknown> {
   /**
    * How long the breaker stays open before admitting a probe. A `Backoff` makes repeated
    * openings wait longer: opening n (since the breaker was last closed) waits
@@ -20,42 +22,48 @@ export interface CircuitBreakerOptions {
    */
   halfOpenAfterMs: number | Backoff;
   /** Trip mode A: open after this many failures in a row. Default 5 when `failureRatio` is unset. */
-  consecutiveFailures?: number;
+  consecutiveFailures?: number | undefined;
   /** Trip mode B: open when failures / calls in the window reaches this ratio (0 < r ≤ 1). */
-  failureRatio?: number;
+  failureRatio?: number | undefined;
   /** Time window: calls that completed in the last `windowMs` (a ring of `windowBuckets` buckets). */
-  windowMs?: number;
+  windowMs?: number | undefined;
   /** Buckets of a time window (default 10): the window forgets in steps of `windowMs / windowBuckets`. */
-  windowBuckets?: number;
+  windowBuckets?: number | undefined;
   /** Count window: the last `windowCalls` calls. */
-  windowCalls?: number;
+  windowCalls?: number | undefined;
   /**
    * Calls the window must hold before a ratio can trip it. Default 100 (resilience4j's
    * `minimumNumberOfCalls`), capped at `windowCalls` for a count window.
    */
-  minimumThroughput?: number;
+  minimumThroughput?: number | undefined;
   /** A call (success or failure) that takes longer than this is slow. Needs `slowCallRatio`. */
-  slowCallMs?: number;
+  slowCallMs?: number | undefined;
   /** Open when slow calls / calls in the window reaches this ratio (0 < r ≤ 1). Needs a window. */
-  slowCallRatio?: number;
+  slowCallRatio?: number | undefined;
   /** Probes admitted at once while half-open (default 1); all must succeed to close. */
-  halfOpenProbes?: number;
+  halfOpenProbes?: number | undefined;
   /**
    * A probe still running after this long stops holding its slot, so a hung probe cannot wedge
    * the breaker. Default: `halfOpenAfterMs`, or `backoff.maxMs` when that is a Backoff.
    */
-  probeTimeoutMs?: number;
+  probeTimeoutMs?: number | undefined;
   /** Which errors count as failures. Default: all (a caller abort never does). */
-  handle?: ErrorFilter;
+  handle?: ErrorFilter | undefined;
   /** Results that count as failures. */
-  handleResult?: ResultFilter;
+  handleResult?: ResultFilter<R> | undefined;
   /** A snapshot from `toJSON()`, to resume a breaker in another process or invocation. */
-  initialState?: CircuitBreakerSnapshot;
-  clock?: Clock;
+  initialState?: CircuitBreakerSnapshot | undefined;
+  clock?: Clock | undefined;
   /** Used only by a Backoff `halfOpenAfterMs`. Default Math.random. */
-  random?: () => number;
-  name?: string;
+  random?: (() => number) | undefined;
+  name?: string | undefined;
 }
+
+const CIRCUIT_BREAKER_OPTIONS = optionNames<CircuitBreakerOptions>({
+  halfOpenAfterMs: true, consecutiveFailures: true, failureRatio: true, windowMs: true, windowBuckets: true,
+  windowCalls: true, minimumThroughput: true, slowCallMs: true, slowCallRatio: true, halfOpenProbes: true,
+  probeTimeoutMs: true, handle: true, handleResult: true, initialState: true, clock: true, random: true, name: true,
+});
 
 /**
  * Serializable state of a breaker (`toJSON()`). Times are relative (remaining open time, ages
@@ -111,7 +119,7 @@ function conflict(message: string): never {
 }
 
 export function readCircuitBreakerOptions(options: unknown): CircuitBreakerSettings {
-  const opts = checkOptionsObject('circuitBreaker', options, true);
+  const opts = checkOptionsObject('circuitBreaker', options, true, CIRCUIT_BREAKER_OPTIONS);
   const given = (key: string): boolean => opts[key] !== undefined;
 
   const rawHalfOpen = opts['halfOpenAfterMs'];

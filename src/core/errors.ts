@@ -10,6 +10,36 @@
 
 const BRAND = Symbol.for('breakwater.error.code');
 
+/** The `code` of every error breakwater itself rejects with. */
+export type BreakwaterErrorCode =
+  | 'ERR_CIRCUIT_OPEN'
+  | 'ERR_CIRCUIT_ISOLATED'
+  | 'ERR_BULKHEAD_FULL'
+  | 'ERR_CONCURRENCY_LIMIT'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_RATE_LIMITER_UNAVAILABLE'
+  | 'ERR_TIMEOUT';
+
+const LIBRARY_CODES: ReadonlySet<unknown> = new Set<BreakwaterErrorCode>([
+  'ERR_CIRCUIT_OPEN',
+  'ERR_CIRCUIT_ISOLATED',
+  'ERR_BULKHEAD_FULL',
+  'ERR_CONCURRENCY_LIMIT',
+  'ERR_RATE_LIMITED',
+  'ERR_RATE_LIMITER_UNAVAILABLE',
+  'ERR_TIMEOUT',
+]);
+
+/** The refusals that mean "no call was made": everything but a timeout. */
+const FAST_REFUSAL_CODES: ReadonlySet<unknown> = new Set<BreakwaterErrorCode>([
+  'ERR_CIRCUIT_OPEN',
+  'ERR_CIRCUIT_ISOLATED',
+  'ERR_BULKHEAD_FULL',
+  'ERR_CONCURRENCY_LIMIT',
+  'ERR_RATE_LIMITED',
+  'ERR_RATE_LIMITER_UNAVAILABLE',
+]);
+
 function brandOf(value: unknown): unknown {
   return typeof value === 'object' && value !== null ? (value as Record<symbol, unknown>)[BRAND] : undefined;
 }
@@ -18,9 +48,9 @@ function brandOf(value: unknown): unknown {
 const CODES = Symbol('breakwater.codes');
 
 export abstract class BreakwaterError extends Error {
-  declare readonly code: string;
+  declare readonly code: BreakwaterErrorCode;
 
-  constructor(message: string, code: string) {
+  constructor(message: string, code: BreakwaterErrorCode) {
     super(message);
     this.code = code;
     // A user's subclass gets its own name; ours carry theirs on the prototype.
@@ -35,8 +65,8 @@ export abstract class BreakwaterError extends Error {
       return Function.prototype[Symbol.hasInstance].call(this, value);
     }
     const brand = brandOf(value);
-    if (typeof brand !== 'string') return false;
-    const codes = (this.prototype as unknown as Record<symbol, readonly string[] | undefined>)[CODES];
+    if (!LIBRARY_CODES.has(brand)) return false;
+    const codes = (this.prototype as unknown as Record<symbol, readonly unknown[] | undefined>)[CODES];
     return codes === undefined || codes.includes(brand);
   }
 }
@@ -51,6 +81,8 @@ function mark(cls: abstract new (...args: never[]) => Error, code: string | unde
 }
 
 export class CircuitOpenError extends BreakwaterError {
+  /** `ERR_CIRCUIT_ISOLATED` when it is the `CircuitIsolatedError` subclass. */
+  declare readonly code: 'ERR_CIRCUIT_OPEN' | 'ERR_CIRCUIT_ISOLATED';
   /** Milliseconds until the breaker admits a probe again (Infinity while isolated). */
   declare readonly retryAfterMs: number;
 
@@ -70,6 +102,8 @@ export class CircuitOpenError extends BreakwaterError {
 }
 
 export class CircuitIsolatedError extends CircuitOpenError {
+  declare readonly code: 'ERR_CIRCUIT_ISOLATED';
+
   constructor(message = 'Circuit is isolated') {
     super(Infinity, message);
     (this as { code: string }).code = 'ERR_CIRCUIT_ISOLATED';
@@ -85,6 +119,9 @@ export class CircuitIsolatedError extends CircuitOpenError {
 }
 
 export class BulkheadFullError extends BreakwaterError {
+  /** `ERR_CONCURRENCY_LIMIT` when it is the `ConcurrencyLimitError` subclass. */
+  declare readonly code: 'ERR_BULKHEAD_FULL' | 'ERR_CONCURRENCY_LIMIT';
+
   constructor(message = 'Bulkhead is full') {
     super(message, 'ERR_BULKHEAD_FULL');
   }
@@ -98,7 +135,26 @@ export class BulkheadFullError extends BreakwaterError {
   }
 }
 
+/** An adaptive concurrency limiter is at its limit (and its queue, if any, is full). */
+export class ConcurrencyLimitError extends BulkheadFullError {
+  declare readonly code: 'ERR_CONCURRENCY_LIMIT';
+
+  constructor(message = 'Concurrency limit reached') {
+    super(message);
+    (this as { code: string }).code = 'ERR_CONCURRENCY_LIMIT';
+  }
+
+  static override fast(): ConcurrencyLimitError {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    const error = new ConcurrencyLimitError();
+    Error.stackTraceLimit = limit;
+    return error;
+  }
+}
+
 export class RateLimitedError extends BreakwaterError {
+  declare readonly code: 'ERR_RATE_LIMITED';
   /** Milliseconds after which the same request would be granted. */
   declare readonly retryAfterMs: number;
 
@@ -116,22 +172,29 @@ export class RateLimitedError extends BreakwaterError {
   }
 }
 
-/** A shared limiter's store (Redis) did not answer in time and the limiter was told to refuse then. */
+/**
+ * A limiter could not reach the store that holds its buckets (e.g. Redis), so it refused the
+ * call rather than let it through uncounted. `cause` is the store's error.
+ */
 export class RateLimiterUnavailableError extends BreakwaterError {
-  constructor(message = 'Rate limiter store is unavailable') {
+  declare readonly code: 'ERR_RATE_LIMITER_UNAVAILABLE';
+
+  constructor(cause?: unknown, message = 'Rate limiter unavailable') {
     super(message, 'ERR_RATE_LIMITER_UNAVAILABLE');
+    if (cause !== undefined) Object.defineProperty(this, 'cause', { value: cause, configurable: true, writable: true });
   }
 
-  static fast(): RateLimiterUnavailableError {
+  static fast(cause?: unknown): RateLimiterUnavailableError {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    const error = new RateLimiterUnavailableError();
+    const error = new RateLimiterUnavailableError(cause);
     Error.stackTraceLimit = limit;
     return error;
   }
 }
 
 export class TimeoutError extends BreakwaterError {
+  declare readonly code: 'ERR_TIMEOUT';
   declare readonly timeoutMs: number;
 
   constructor(timeoutMs: number, message = `Timed out after ${timeoutMs} ms`) {
@@ -151,21 +214,30 @@ export class TimeoutError extends BreakwaterError {
 mark(BreakwaterError, undefined, undefined);
 mark(CircuitOpenError, 'ERR_CIRCUIT_OPEN', ['ERR_CIRCUIT_OPEN', 'ERR_CIRCUIT_ISOLATED']);
 mark(CircuitIsolatedError, 'ERR_CIRCUIT_ISOLATED', ['ERR_CIRCUIT_ISOLATED']);
-mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL']);
+mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL', 'ERR_CONCURRENCY_LIMIT']);
+mark(ConcurrencyLimitError, 'ERR_CONCURRENCY_LIMIT', ['ERR_CONCURRENCY_LIMIT']);
 mark(RateLimitedError, 'ERR_RATE_LIMITED', ['ERR_RATE_LIMITED']);
 mark(RateLimiterUnavailableError, 'ERR_RATE_LIMITER_UNAVAILABLE', ['ERR_RATE_LIMITER_UNAVAILABLE']);
 mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT']);
 
-/** True for any error breakwater itself produced (as opposed to one thrown by `fn`). */
+/**
+ * True for the errors breakwater itself rejects with: a refusal (open circuit, full bulkhead,
+ * concurrency limit, rate limit, limiter unavailable) or a timeout. False for whatever `fn`
+ * threw, and for errors that report a downstream's answer (`HttpStatusError` of
+ * `breakwater/fetch`), so `handle: (e) => !isBreakwaterError(e)` still retries a 503.
+ */
 export function isBreakwaterError(value: unknown): value is BreakwaterError {
-  return typeof brandOf(value) === 'string';
+  return LIBRARY_CODES.has(brandOf(value));
 }
 
 /**
- * Marks a class defined elsewhere in the library (e.g. an HTTP status error) as a breakwater
- * error with `code`, so it gets the same cross-build `instanceof` and `isBreakwaterError`.
- * @internal
+ * True for the refusals that mean "no call was made, do not add load": `CircuitOpenError`
+ * (and `CircuitIsolatedError`), `BulkheadFullError` (and `ConcurrencyLimitError`),
+ * `RateLimitedError`, `RateLimiterUnavailableError`. A `TimeoutError` is not one: a call was
+ * made and took too long. The default `retry` does not retry these.
  */
-export function markErrorClass(cls: abstract new (...args: never[]) => Error, code: string): void {
-  mark(cls, code, [code]);
+export function isFastRefusal(
+  value: unknown,
+): value is CircuitOpenError | BulkheadFullError | RateLimitedError | RateLimiterUnavailableError {
+  return FAST_REFUSAL_CODES.has(brandOf(value));
 }

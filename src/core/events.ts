@@ -1,11 +1,12 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
+import { closestNames, describeValue, quoteNames } from './validate.js';
 
 // Telemetry that costs nothing when nobody listens: a policy asks `wants(event)` before it
 // reads the clock or builds an event object, and only then calls `emit`.
 
 export type Listener<E> = (event: E) => void;
 
-/** Payloads of the events every policy may emit (DESIGN §5a). */
+/** Payloads of the events every policy may emit (see docs/telemetry.md). */
 export interface SuccessEvent {
   readonly durationMs: number;
 }
@@ -13,7 +14,7 @@ export interface FailureEvent {
   readonly durationMs: number;
   readonly error: unknown;
 }
-export type RejectionReason = 'circuit-open' | 'bulkhead-full' | 'rate-limited';
+export type RejectionReason = 'circuit-open' | 'bulkhead-full' | 'rate-limited' | 'concurrency-limit';
 export interface RejectedEvent {
   readonly reason: RejectionReason;
   readonly error: unknown;
@@ -41,6 +42,16 @@ export interface CallEvents {
   failure: FailureEvent;
 }
 
+/**
+ * The event names of an events type, listed once as `{ name: true, … }`: the compiler rejects
+ * a missing or an extra name, so `on(...)` can check names at run time against the type.
+ */
+export function eventNames<M extends object>(names: { readonly [K in keyof Required<M>]: true }): readonly (keyof M & string)[] {
+  return Object.freeze(Object.keys(names)) as readonly (keyof M & string)[];
+}
+
+export const CALL_EVENTS = eventNames<CallEvents>({ success: true, failure: true });
+
 type EventMap = object;
 type ListenerTable<M> = { [K in keyof M]?: Listener<M[K]>[] };
 
@@ -59,6 +70,18 @@ const KNOWN_CHANNELS = {
   budgetExhausted: diagnosticsChannel.channel('breakwater:budgetExhausted'),
 } as const satisfies Record<string, diagnosticsChannel.Channel>;
 
+/**
+ * A misspelled event name would subscribe to nothing, silently: refuse it. The names of the
+ * library's events are accepted on every policy (a policy that never emits one never calls
+ * its listener), so code can subscribe to one set of events across a pipeline's policies.
+ */
+export function checkEventName(policy: string, event: unknown, own: readonly string[]): void {
+  if (typeof event === 'string' && (own.includes(event) || Object.hasOwn(KNOWN_CHANNELS, event))) return;
+  const close = typeof event === 'string' ? closestNames(event, own) : [];
+  const hint = close.length > 0 ? ` (did you mean ${quoteNames(close, 'or')}?)` : '';
+  throw new TypeError(`breakwater: ${policy} has no event ${describeValue(event)}${hint}; its events are ${quoteNames(own, 'and')}`);
+}
+
 const otherChannels = new Map<string, diagnosticsChannel.Channel>();
 function channelFor(event: string): diagnosticsChannel.Channel {
   const known = (KNOWN_CHANNELS as Record<string, diagnosticsChannel.Channel | undefined>)[event];
@@ -76,12 +99,20 @@ export class EventHub<M extends EventMap> {
   /** Number of local listeners over all events; lets `wants` skip the table when 0. */
   private count = 0;
 
-  constructor(private readonly policyName: () => string) {}
+  /**
+   * `publishes`: false for a hub whose events only its own listeners see (an anonymous
+   * pipeline: its calls are its outermost policy's, and under the shared default name every
+   * such pipeline would report as one).
+   */
+  constructor(
+    private readonly policyName: () => string,
+    private readonly publishes = true,
+  ) {}
 
   /** True when emitting `event` would reach someone; call before building the payload. */
   wants<K extends keyof M & string>(event: K): boolean {
     if (this.count !== 0 && this.listeners[event] !== undefined) return true;
-    return channelFor(event).hasSubscribers;
+    return this.publishes && channelFor(event).hasSubscribers;
   }
 
   /**
@@ -93,7 +124,7 @@ export class EventHub<M extends EventMap> {
       const listeners = this.listeners as ListenerTable<CallEvents>;
       if (listeners.success !== undefined || listeners.failure !== undefined) return true;
     }
-    return KNOWN_CHANNELS.success.hasSubscribers || KNOWN_CHANNELS.failure.hasSubscribers;
+    return this.publishes && (KNOWN_CHANNELS.success.hasSubscribers || KNOWN_CHANNELS.failure.hasSubscribers);
   }
 
   /** True when any local listener is attached (whatever its event). */
@@ -134,6 +165,7 @@ export class EventHub<M extends EventMap> {
         }
       }
     }
+    if (!this.publishes) return;
     const channel = channelFor(event);
     if (channel.hasSubscribers) {
       try {

@@ -2,14 +2,17 @@ import { optionalFunction } from './validate.js';
 
 /** Decides whether a thrown value counts as a failure for a policy. */
 export type ErrorFilter = (error: unknown) => boolean;
-/** Decides whether a returned value counts as a failure for a policy. */
-export type ResultFilter = (value: unknown) => boolean;
+/**
+ * Decides whether a returned value counts as a failure for a policy. `R` is the result type
+ * when you know it (annotate the parameter: `handleResult: (r: Response) => !r.ok`).
+ */
+export type ResultFilter<R = unknown> = (value: R) => boolean;
 
-export interface HandleOptions {
+export interface HandleOptions<R = unknown> {
   /** Which thrown values count as failures. Default: all (a caller abort never does). */
-  handle?: ErrorFilter;
+  handle?: ErrorFilter | undefined;
   /** Which results count as failures. Default: none. */
-  handleResult?: ResultFilter;
+  handleResult?: ResultFilter<R> | undefined;
 }
 
 export const handleAll: ErrorFilter = () => true;

@@ -1,11 +1,35 @@
 import { isAbortSignal } from './abort.js';
-import { CallContext, type ExecuteOptions, type ExecutionContext, type Next, type UserFunction } from './context.js';
-import { EventHub, type Listener } from './events.js';
+import type { ExecuteOptions, ExecutionContext, UserFunction } from './context.js';
+import { Scope, type Next } from './scope.js';
+import { EventHub, checkEventName, type Listener } from './events.js';
 
-export interface Policy {
+/**
+ * Something that runs `fn` under a policy. `R` is what the policy may resolve to instead of
+ * `fn`'s result: `never` for nearly all policies, the fallback value's type for a fallback,
+ * and for a pipeline the union of its policies'. So `execute` resolves to `T | R`.
+ */
+export interface Policy<out R = never> {
   readonly name: string;
-  execute<T>(fn: (ctx: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T>;
+  execute<T>(fn: (ctx: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | R>;
 }
+
+/** Type-level only: carries a built-in policy's `R` so that `pipeline(...)` can read it. */
+declare const RESULT: unique symbol;
+
+/**
+ * What a policy may resolve to besides `fn`'s result, read from its type: the built-in
+ * policies carry it, a `Policy<R>` states it, and any other object that is a plain `Policy`
+ * adds nothing (one that is not, say a class returning `Promise<T | string>`, adds `unknown`).
+ */
+export type PolicyResult<P> = P extends { readonly [RESULT]: infer R }
+  ? R
+  : P extends Policy<infer R>
+    ? unknown extends R
+      ? P extends Policy
+        ? never
+        : unknown
+      : R
+    : never;
 
 /**
  * The internal protocol: run the rest of the call (`next`) under this policy. Keyed by a
@@ -14,7 +38,7 @@ export interface Policy {
 export const RUN: unique symbol = Symbol.for('breakwater.run.v1') as never;
 
 export interface Runnable {
-  [RUN](ctx: CallContext, next: Next): Promise<unknown>;
+  [RUN](ctx: Scope, next: Next): Promise<unknown>;
 }
 
 export function isRunnable(value: unknown): value is Runnable & Policy {
@@ -22,13 +46,33 @@ export function isRunnable(value: unknown): value is Runnable & Policy {
 }
 
 /** Calls the user's function; a sync throw or a non-promise value becomes a promise. */
-export const invoke: Next = (ctx) => {
+export const invoke: Next = (scope) => {
   try {
-    return Promise.resolve(ctx.fn(ctx));
+    return Promise.resolve(scope.fn(scope.context));
   } catch (error) {
     return Promise.reject(error);
   }
 };
+
+/**
+ * The caller's signal from `{ signal }` options (`execute`, `acquire`). Absent options, a
+ * missing signal, `undefined` and `null` (what RequestInit allows) all mean "no signal".
+ * Returns a TypeError instead of throwing: callers turn it into a rejection.
+ */
+export function readSignalOption(method: string, options: unknown): AbortSignal | undefined | TypeError {
+  if (options === undefined || options === null) return undefined;
+  if (typeof options !== 'object' || isAbortSignal(options)) {
+    return new TypeError(
+      isAbortSignal(options)
+        ? `breakwater: ${method}(…, options) received an AbortSignal where the options belong; pass { signal }`
+        : `breakwater: ${method} options must be an object like { signal }, received ${typeof options}`,
+    );
+  }
+  const signal = (options as ExecuteOptions).signal;
+  if (signal === undefined || signal === null) return undefined;
+  if (!isAbortSignal(signal)) return new TypeError(`breakwater: ${method} option "signal" must be an AbortSignal`);
+  return signal;
+}
 
 /** Entry point shared by every policy's `execute`: argument checks, caller signal, root context. */
 export function executeRunnable<T>(
@@ -40,43 +84,55 @@ export function executeRunnable<T>(
     return Promise.reject(new TypeError(`breakwater: execute(fn) needs a function, received ${typeof fn}`));
   }
   let signal: AbortSignal | undefined;
-  if (options !== undefined && options !== null) {
-    signal = options.signal;
-    if (signal !== undefined) {
-      if (!isAbortSignal(signal)) {
-        return Promise.reject(new TypeError('breakwater: execute option "signal" must be an AbortSignal'));
-      }
-      if (signal.aborted) return Promise.reject(signal.reason);
-    }
+  if (options !== undefined) {
+    const read = readSignalOption('execute', options);
+    if (read instanceof TypeError) return Promise.reject(read);
+    signal = read;
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
   }
   try {
-    return policy[RUN](CallContext.root(fn as UserFunction, signal), invoke) as Promise<T>;
+    return policy[RUN](Scope.root(fn as UserFunction, signal), invoke) as Promise<T>;
   } catch (error) {
     return Promise.reject(error);
   }
 }
 
-/** Shared shape of the built-in policies: a name, events, and `execute` over `[RUN]`. */
-export abstract class PolicyBase<Events extends object> implements Policy, Runnable {
+/**
+ * Shared shape of the built-in policies: a name, events, and `execute` over `[RUN]`. `R` is
+ * what the policy may answer instead of `fn`'s result (see `Policy`).
+ */
+export abstract class PolicyBase<Events extends object, R = never> implements Policy<R> {
+  declare readonly [RESULT]: R;
   readonly name: string;
   /** Kind of policy (`'retry'`, `'circuit-breaker'`, …); the default `name`. */
   abstract readonly kind: string;
+  /** @internal Every event `on` accepts (the keys of `Events`), checked at run time. */
+  protected abstract readonly eventNames: readonly (keyof Events & string)[];
+  /** @internal */
   protected readonly events: EventHub<Events>;
 
-  /** `events`: a hub to share (e.g. the per-key views of a keyed limiter share their parent's). */
+  /** @internal `events`: a hub to share (e.g. the per-key views of a keyed limiter share their parent's). */
   constructor(name: string, events?: EventHub<Events>) {
     this.name = name;
     this.events = events ?? new EventHub<Events>(() => this.name);
   }
 
+  execute<T>(fn: (ctx: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | R>;
+  /**
+   * The same call seen through a plain `Policy` (what `guard`, `instrument` or a helper of
+   * yours accepts): there the type no longer shows `R`.
+   */
+  execute<T>(fn: (ctx: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T>;
   execute<T>(fn: (ctx: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T> {
     return executeRunnable(this, fn, options);
   }
 
-  /** Subscribes to an event; the returned function unsubscribes. */
+  /** Subscribes to an event; the returned function unsubscribes. An unknown event name throws. */
   on<K extends keyof Events & string>(event: K, listener: Listener<Events[K]>): () => void {
+    checkEventName(`${this.kind} "${this.name}"`, event, this.eventNames);
     return this.events.on(event, listener);
   }
 
-  abstract [RUN](ctx: CallContext, next: Next): Promise<unknown>;
+  /** @internal */
+  abstract [RUN](ctx: Scope, next: Next): Promise<unknown>;
 }

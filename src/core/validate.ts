@@ -70,10 +70,119 @@ export function optionalFunction<F>(option: string, value: unknown): F | undefin
   return value === undefined ? undefined : checkFunction<F>(option, value);
 }
 
-export function checkOptionsObject(kind: string, value: unknown, required: boolean): Record<string, unknown> {
+/**
+ * The option names of an options type, listed once as `{ name: true, … }`: the compiler
+ * rejects a missing or an extra name, so the runtime list cannot drift from the type.
+ */
+export function optionNames<T extends object>(names: { readonly [K in keyof Required<T>]: true }): readonly string[] {
+  return Object.freeze(Object.keys(names));
+}
+
+/** Names other resilience libraries use for what is called differently here. */
+const PEER_NAMES: Readonly<Record<string, readonly string[]>> = {
+  resettimeout: ['halfOpenAfterMs'],
+  halfopenafter: ['halfOpenAfterMs'],
+  breakduration: ['halfOpenAfterMs'],
+  waitdurationinopenstate: ['halfOpenAfterMs'],
+  failurethreshold: ['consecutiveFailures', 'failureRatio'],
+  errorthresholdpercentage: ['failureRatio'],
+  failureratethreshold: ['failureRatio'],
+  volumethreshold: ['minimumThroughput'],
+  minimumnumberofcalls: ['minimumThroughput'],
+  rollingcounttimeout: ['windowMs'],
+  maxattempts: ['maxRetries'],
+  retries: ['maxRetries'],
+  attempts: ['maxRetries'],
+  limit: ['maxConcurrent', 'capacity'],
+  concurrency: ['maxConcurrent'],
+  maxqueuesize: ['maxQueue'],
+  queuesize: ['maxQueue'],
+  tokensperinterval: ['refillPerSecond'],
+  rate: ['refillPerSecond'],
+  timeout: ['queueTimeoutMs', 'maxWaitMs'],
+};
+
+/**
+ * Edit distance with adjacent transpositions (optimal string alignment): `clok` → `clock` is
+ * 1, `maxRetires` → `maxRetries` is 1.
+ */
+export function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[] = new Array<number>(rows * cols);
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, d[(i - 2) * cols + j - 2]! + 1);
+      }
+      d[i * cols + j] = best;
+    }
+  }
+  return d[rows * cols - 1]!;
+}
+
+/**
+ * The known names `unknown` was most likely meant to be: a peer library's name for one of
+ * them, else the nearest by edit distance (ignoring case) when it is close enough to be a
+ * typo (at most a third of the name's length, and at least 1).
+ */
+export function closestNames(unknown: string, known: readonly string[]): string[] {
+  const lower = unknown.toLowerCase();
+  const peers = (PEER_NAMES[lower] ?? []).filter((name) => known.includes(name));
+  if (peers.length > 0) return peers;
+  const limit = Math.max(1, Math.floor(unknown.length / 3));
+  let best = Infinity;
+  let found: string[] = [];
+  for (const name of known) {
+    const distance = editDistance(lower, name.toLowerCase());
+    if (distance > limit || distance > best) continue;
+    if (distance < best) {
+      best = distance;
+      found = [];
+    }
+    found.push(name);
+  }
+  return found;
+}
+
+/** `"a", "b" and "c"` (or `or`). */
+export function quoteNames(names: readonly string[], last: 'and' | 'or'): string {
+  const quoted = names.map((name) => JSON.stringify(name));
+  return quoted.length <= 1 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} ${last} ${quoted[quoted.length - 1]}`;
+}
+
+/** "did you mean …?" for a close name, else the whole list of known names. */
+export function suggest(unknown: string, known: readonly string[], what: string): string {
+  const close = closestNames(unknown, known);
+  if (close.length > 0) return `did you mean ${quoteNames(close, 'or')}?`;
+  return known.length === 0 ? `it has no ${what}` : `its ${what} are ${quoteNames(known, 'and')}`;
+}
+
+/**
+ * Checks that `value` is an options object (or absent, when not `required`). With
+ * `knownNames`, an own property by any other name is a mistake (a typo, or another library's
+ * name for an option) and throws a TypeError naming it and the closest known name.
+ */
+export function checkOptionsObject(
+  kind: string,
+  value: unknown,
+  required: boolean,
+  knownNames?: readonly string[],
+): Record<string, unknown> {
   if (value === undefined && !required) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`breakwater: ${kind} options must be an object, received ${show(value)}`);
+  }
+  if (knownNames !== undefined) {
+    for (const key of Object.keys(value)) {
+      if (!knownNames.includes(key)) {
+        throw new TypeError(`breakwater: ${kind} has no option ${JSON.stringify(key)}; ${suggest(key, knownNames, 'options')}`);
+      }
+    }
   }
   return value as Record<string, unknown>;
 }

@@ -1,19 +1,22 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
-import type { FailureEvent, SuccessEvent } from '../core/events.js';
+import type { Next, Scope } from '../core/scope.js';
+import { eventNames, type FailureEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { checkClock, checkName, checkOptionsObject } from '../core/validate.js';
+import { checkClock, checkName, checkOptionsObject, optionNames } from '../core/validate.js';
 
-export interface FallbackOptions {
+/** `R`: the type of the results `handleResult` judges, when you know it (default `unknown`). */
+export interface FallbackOptions<R = unknown> {
   /** Only used to measure `durationMs` for events. */
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Which errors get the fallback. Default: all, except after the caller aborted. */
-  handle?: ErrorFilter;
+  handle?: ErrorFilter | undefined;
   /** Results that get replaced by the fallback too. Default: none. */
-  handleResult?: ResultFilter;
-  name?: string;
+  handleResult?: ResultFilter<R> | undefined;
+  name?: string | undefined;
 }
+
+const FALLBACK_OPTIONS = optionNames<FallbackOptions>({ clock: true, handle: true, handleResult: true, name: true });
 
 export interface FallbackEvents {
   /** The fallback answered instead of `fn`; `error` is what it replaced (a thrown value or a result). */
@@ -22,25 +25,31 @@ export interface FallbackEvents {
   failure: FailureEvent;
 }
 
+export const FALLBACK_EVENTS = eventNames<FallbackEvents>({ fallback: true, success: true, failure: true });
+
 /**
  * Answers with `value` (or `value(error)`) when the call fails. A function is called with the
- * thrown value, or with the result that `handleResult` judged a failure.
+ * thrown value, or with the result that `handleResult` judged a failure. The policy's
+ * `execute` resolves to `fn`'s result or to the fallback value: `Promise<T | F>`.
  */
-export function fallback<T>(
-  value: T | ((error: unknown) => T | PromiseLike<T>),
-  options?: FallbackOptions,
-): FallbackPolicy {
-  const opts = checkOptionsObject('fallback', options, false);
+export function fallback<F, R = unknown>(
+  value: F | ((error: unknown) => F | PromiseLike<F>),
+  options?: FallbackOptions<R>,
+): FallbackPolicy<F> {
+  const opts = checkOptionsObject('fallback', options, false, FALLBACK_OPTIONS);
   const { handle, handleResult } = readHandleOptions(opts);
   checkClock(opts['clock']);
   const clock = (opts['clock'] as Clock | undefined) ?? systemClock;
   const produce = typeof value === 'function' ? (value as (error: unknown) => unknown) : () => value;
-  return new FallbackPolicy(produce, handle, handleResult, clock, checkName(opts['name'], 'fallback'));
+  return new FallbackPolicy<F>(produce, handle, handleResult, clock, checkName(opts['name'], 'fallback'));
 }
 
-export class FallbackPolicy extends PolicyBase<FallbackEvents> {
+/** `F`: the fallback value's type, what `execute` may resolve to instead of `fn`'s result. */
+export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
   readonly kind = 'fallback';
+  protected readonly eventNames = FALLBACK_EVENTS;
 
+  /** @internal Use `fallback()`, which validates the options. */
   constructor(
     private readonly produce: (error: unknown) => unknown,
     private readonly handle: ErrorFilter,
@@ -51,7 +60,8 @@ export class FallbackPolicy extends PolicyBase<FallbackEvents> {
     super(name);
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  /** @internal */
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     const { handleResult } = this;
     const watching = this.events.wantsOutcome();
     const result = next(ctx).then(
@@ -59,7 +69,7 @@ export class FallbackPolicy extends PolicyBase<FallbackEvents> {
         ? undefined
         : (value: unknown) => (safeTest(handleResult, value) ? this.answer(value) : value),
       (error: unknown) => {
-        if (ctx.callerAborted || !safeTest(this.handle, error)) throw error;
+        if (ctx.withdrawn || !safeTest(this.handle, error)) throw error;
         return this.answer(error);
       },
     );

@@ -3,20 +3,13 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Policy } from '../core/policy.js';
-import {
-  existingLifetime,
-  guardRequest,
-  guardSettings,
-  lifetimeOf,
-  rateLimitFields,
-  rateLimitersOf,
-  rejectionBody,
-  responseOfRaw,
-  type GuardAdapter,
-  type Rejection,
-} from './shared.js';
+import { guardRequest, guardSettings, type GuardAdapter } from './guard.js';
+import { rateLimitFields, rateLimitersOf } from './rate-limit-fields.js';
+import { rejectionBody, type Rejection } from './rejections.js';
+import { existingLifetime, lifetimeOf, responseOfRaw } from './request-lifetime.js';
 
-export { rejectionFor, type Rejection, type RequestOutcome } from './shared.js';
+export { rejectionFor, type Rejection } from './rejections.js';
+export { type RequestOutcome } from './request-lifetime.js';
 
 /** The request as guard sees it: Node's IncomingMessage (Express adds `ip` and `res`). */
 export type GuardRequest = IncomingMessage & { readonly ip?: string | undefined };
@@ -28,9 +21,9 @@ export interface GuardOptions<Req extends IncomingMessage = GuardRequest> {
    * Answers a rejection breakwater knows (rate limited, bulkhead full, circuit open, timeout)
    * instead of the default JSON answer. Called only while no headers were sent.
    */
-  onRejected?: (error: unknown, req: Req, res: ServerResponse, next: NextFunctionLike) => void | Promise<unknown>;
+  onRejected?: ((error: unknown, req: Req, res: ServerResponse, next: NextFunctionLike) => void | Promise<unknown>) | undefined;
   /** Send `RateLimit-Policy` / `RateLimit` for the rate limiters in the policy. Default true. */
-  rateLimitHeaders?: boolean;
+  rateLimitHeaders?: boolean | undefined;
 }
 
 export type GuardMiddleware<Req extends IncomingMessage = GuardRequest> = (

@@ -3,21 +3,13 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Policy } from '../core/policy.js';
-import {
-  existingLifetime,
-  guardRequest,
-  guardSettings,
-  isServerResponse,
-  lifetimeOf,
-  rateLimitFields,
-  rateLimitersOf,
-  rejectionBody,
-  responseOfRaw,
-  type Continue,
-  type GuardAdapter,
-} from './shared.js';
+import { guardRequest, guardSettings, type Continue, type GuardAdapter } from './guard.js';
+import { rateLimitFields, rateLimitersOf } from './rate-limit-fields.js';
+import { rejectionBody } from './rejections.js';
+import { existingLifetime, isServerResponse, lifetimeOf, responseOfRaw } from './request-lifetime.js';
 
-export { rejectionFor, type Rejection, type RequestOutcome } from './shared.js';
+export { rejectionFor, type Rejection } from './rejections.js';
+export { type RequestOutcome } from './request-lifetime.js';
 
 /** The parts of a FastifyRequest the guard uses. */
 export interface FastifyRequestLike {
@@ -48,9 +40,9 @@ export interface FastifyGuardOptions<Request extends FastifyRequestLike = Fastif
    * Answers a rejection breakwater knows (rate limited, bulkhead full, circuit open, timeout)
    * instead of the default JSON answer; it must send a reply. Called only while nothing was sent.
    */
-  onRejected?: (error: unknown, request: Request, reply: Reply) => void | Promise<unknown>;
+  onRejected?: ((error: unknown, request: Request, reply: Reply) => void | Promise<unknown>) | undefined;
   /** Send `RateLimit-Policy` / `RateLimit` for the rate limiters in the policy. Default true. */
-  rateLimitHeaders?: boolean;
+  rateLimitHeaders?: boolean | undefined;
 }
 
 /** A FastifyPluginAsync, typed structurally. */

@@ -5,38 +5,48 @@
 // Response, not an exception. So each attempt throws an HttpStatusError carrying its Response,
 // and the outermost layer (here) unwraps it again when the policies give up.
 
-import { BreakwaterError, markErrorClass } from '../core/errors.js';
-import { pipeline } from '../core/pipeline.js';
+import { Pipeline, pipeline } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
-import { checkNumber, checkOptionsObject, describeValue, optionalFunction } from '../core/validate.js';
-import { describe, isPolicy, parseRetryAfter } from './shared.js';
+import { checkNumber, checkOptionsObject, describeValue, optionNames, optionalFunction } from '../core/validate.js';
+import { describe, isPolicy } from './policy-arg.js';
+import { parseRetryAfter } from './retry-after.js';
 
-export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './shared.js';
+export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './retry-after.js';
 
 type Fetch = typeof globalThis.fetch;
 
 export interface ResilientFetchOptions {
   /** The fetch to wrap. Default: `globalThis.fetch`, looked up on each call. */
-  fetch?: Fetch;
+  fetch?: Fetch | undefined;
   /** Statuses that count as failures. Default [408, 429, 500, 502, 503, 504]. */
-  failureStatuses?: readonly number[];
-  /** Also retry methods that are not idempotent (POST, PATCH, …). Default false. */
-  retryUnsafeMethods?: boolean;
+  failureStatuses?: readonly number[] | undefined;
+  /** Also retry (and hedge) methods that are not idempotent (POST, PATCH, …). Default false. */
+  retryUnsafeMethods?: boolean | undefined;
   /** Wall-clock milliseconds since the epoch, for HTTP-date Retry-After values. Default `Date.now`. */
-  wallClock?: () => number;
+  wallClock?: (() => number) | undefined;
 }
+
+const RESILIENT_FETCH_OPTIONS = optionNames<ResilientFetchOptions>({ fetch: true, failureStatuses: true, retryUnsafeMethods: true, wallClock: true });
 
 export const DEFAULT_FAILURE_STATUSES: readonly number[] = Object.freeze([408, 429, 500, 502, 503, 504]);
 
 /** Methods a retry may send again (RFC 9110 idempotent methods, minus TRACE). */
 const REPLAYABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
+/** Brands HttpStatusError instances, so `instanceof` works across the ESM and CJS builds. */
+const HTTP_STATUS_BRAND = Symbol.for('breakwater.http-status-error');
+
 /**
  * What each attempt throws for a response whose status is in `failureStatuses`. Policies see
  * it (a retry `handle` or a fallback may test `error instanceof HttpStatusError`); callers of
  * the resilient fetch normally do not: when the policies give up, they get `response` back.
+ *
+ * It reports the downstream's answer, not a refusal of breakwater's: it is not a
+ * `BreakwaterError`, and `isBreakwaterError` is false for it (a 503 stays retryable under
+ * `handle: (e) => !isBreakwaterError(e)`).
  */
-export class HttpStatusError extends BreakwaterError {
+export class HttpStatusError extends Error {
+  declare readonly code: 'ERR_HTTP_STATUS';
   readonly status: number;
   /** From the response's Retry-After (clamped to one day); retry waits at least this long. */
   readonly retryAfterMs: number | undefined;
@@ -45,12 +55,23 @@ export class HttpStatusError extends BreakwaterError {
     readonly response: Response,
     retryAfterMs: number | undefined,
   ) {
-    super(`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`, 'ERR_HTTP_STATUS');
+    super(`HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ''}`);
+    this.code = 'ERR_HTTP_STATUS';
     this.status = response.status;
     this.retryAfterMs = retryAfterMs;
   }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // A user's subclass: ordinary prototype-chain semantics.
+    if (!Object.prototype.hasOwnProperty.call(this.prototype, HTTP_STATUS_BRAND)) {
+      return Function.prototype[Symbol.hasInstance].call(this, value);
+    }
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[HTTP_STATUS_BRAND] === true;
+  }
 }
-markErrorClass(HttpStatusError, 'ERR_HTTP_STATUS');
+// The name is written out: a bundler may rename the class itself.
+Object.defineProperty(HttpStatusError.prototype, 'name', { value: 'HttpStatusError', configurable: true, writable: true });
+Object.defineProperty(HttpStatusError.prototype, HTTP_STATUS_BRAND, { value: true });
 
 /**
  * Returns a function with fetch's signature whose every request runs in `policy`. Each attempt
@@ -61,7 +82,7 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
   if (!isPolicy(policy)) {
     throw new TypeError(`breakwater: resilientFetch(policy) needs a policy, received ${describe(policy)}`);
   }
-  const opts = checkOptionsObject('resilientFetch', options, false);
+  const opts = checkOptionsObject('resilientFetch', options, false, RESILIENT_FETCH_OPTIONS);
   const fetchOption = optionalFunction<Fetch>('fetch', opts['fetch']);
   const wallClock = optionalFunction<() => number>('wallClock', opts['wallClock']) ?? Date.now;
   const statuses = opts['failureStatuses'] ?? DEFAULT_FAILURE_STATUSES;
@@ -125,17 +146,22 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
 }
 
 /**
- * The policy without its retries: a retry layer is dropped from a pipeline (read structurally,
- * so pipelines of either build work); a lone retry becomes an empty pipeline. Breakers,
- * bulkheads, limiters and timeouts stay, with their shared state.
+ * The policy without what would send a request again: retry and hedge layers are dropped from
+ * a pipeline, nested ones too (read structurally, so pipelines of either build work); a lone
+ * retry or hedge becomes an empty pipeline. Breakers, bulkheads, limiters and timeouts stay.
  */
 function withoutRetries(policy: Policy): Policy {
-  const kind = (policy as { kind?: unknown }).kind;
-  if (kind === 'retry') return pipeline();
+  // Retries and hedges both send a request more than once.
+  const isRetry = (p: unknown): boolean => {
+    const kind = (p as { kind?: unknown }).kind;
+    return kind === 'retry' || kind === 'hedge';
+  };
+  if (isRetry(policy)) return pipeline();
+  if (policy instanceof Pipeline) return policy.without(isRetry);
   const members = (policy as { policies?: unknown }).policies;
-  if (kind === 'pipeline' && Array.isArray(members)) {
-    const kept = (members as Policy[]).filter((member) => (member as { kind?: unknown }).kind !== 'retry');
-    return kept.length === members.length ? policy : pipeline(...kept);
+  if ((policy as { kind?: unknown }).kind === 'pipeline' && Array.isArray(members)) {
+    const kept = (members as Policy[]).filter((member) => !isRetry(member)).map(withoutRetries);
+    return kept.length === members.length && kept.every((member, i) => member === members[i]) ? policy : pipeline(...kept);
   }
   return policy;
 }

@@ -1,6 +1,6 @@
-import { EventHub, type Listener } from '../core/events.js';
-import { checkName, checkNumber, checkOptionsObject, describeValue } from '../core/validate.js';
-import { RateLimiter, readBucketSettings, type BucketTable, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
+import { EventHub, checkEventName, type Listener } from '../core/events.js';
+import { checkName, checkNumber, checkOptionsObject, describeValue, optionNames } from '../core/validate.js';
+import { RATE_LIMITER_EVENTS, RateLimiter, readBucketSettings, type BucketTable, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
 import { TokenBuckets } from './token-bucket.js';
 
 export interface KeyedRateLimiterOptions extends RateLimiterOptions {
@@ -9,8 +9,12 @@ export interface KeyedRateLimiterOptions extends RateLimiterOptions {
    * whose bucket is full again goes first (forgetting it changes nothing); if there is none,
    * the least recently used key goes, which forgives whatever it had consumed.
    */
-  maxKeys?: number;
+  maxKeys?: number | undefined;
 }
+
+const KEYED_RATE_LIMITER_OPTIONS = optionNames<KeyedRateLimiterOptions>({
+  capacity: true, refillPerSecond: true, maxWaitMs: true, clock: true, name: true, maxKeys: true,
+});
 
 export interface KeyedRateLimiterStats {
   /** Keys held now. */
@@ -21,18 +25,18 @@ export interface KeyedRateLimiterStats {
 
 /** One token bucket per key, in bounded memory. `get(key)` returns that key's `RateLimiter`. */
 export function keyedRateLimiter(options: KeyedRateLimiterOptions): KeyedRateLimiter {
-  const opts = checkOptionsObject('keyedRateLimiter', options, true);
+  const opts = checkOptionsObject('keyedRateLimiter', options, true, KEYED_RATE_LIMITER_OPTIONS);
   const settings = readBucketSettings(opts);
   const maxKeys = opts['maxKeys'] === undefined ? 10_000 : checkNumber('maxKeys', opts['maxKeys'], { min: 1, integer: true });
   const name = checkName(opts['name'], 'keyed-rate-limiter');
-  return new KeyedRateLimiter(new KeyTable(new TokenBuckets(settings, Math.min(maxKeys, 64)), maxKeys), name);
+  return new KeyedRateLimiter(new KeyTable(new TokenBuckets(settings, Math.min(maxKeys, 64), true), maxKeys), name);
 }
 
 const NONE = -1;
 
 /**
- * Key → slot in a few typed arrays. Per key: one float (`fullAt`, in TokenBuckets), two int32
- * links of an LRU list, the key in `keys` and one Map entry. A bucket that refilled to
+ * Key → slot in a few typed arrays. Per key: two floats (`level` and `at`, in TokenBuckets),
+ * two int32 links of an LRU list, the key in `keys` and one Map entry. A bucket that refilled to
  * capacity is the same as no bucket, so full buckets are dropped freely: two are reclaimed
  * from the LRU end whenever a new key arrives, and all of them when room is needed.
  * @internal Also the table of the Redis limiter's in-process fallback.
@@ -55,7 +59,7 @@ export class KeyTable implements BucketTable {
     readonly buckets: TokenBuckets,
     readonly maxKeys: number,
   ) {
-    const slots = buckets.fullAt.length;
+    const slots = buckets.slots;
     this.prev = new Int32Array(slots);
     this.next = new Int32Array(slots);
   }
@@ -101,14 +105,17 @@ export class KeyTable implements BucketTable {
   /** Frees one or more slots: full buckets first, else the least recently used key. */
   private makeRoom(t: number): boolean {
     const buckets = this.buckets;
-    // `earliestFull` bounds every bucket's `fullAt` from below: before it, none is full and a
-    // scan would find nothing. So the O(n) scan runs only when it can succeed.
+    // `earliestFull` bounds from below the time any bucket is full again: before it, none is
+    // and a scan would find nothing. So the O(n) scan runs only when it can succeed.
     if (t >= buckets.earliestFull) {
       let earliest = Infinity;
       for (let slot = this.lru; slot !== NONE; ) {
         const newer = this.prev[slot]!;
         if (this.isIdle(slot, t)) this.remove(slot);
-        else if (buckets.fullAt[slot]! < earliest) earliest = buckets.fullAt[slot]!;
+        else {
+          const full = buckets.fullBound(slot);
+          if (full < earliest) earliest = full;
+        }
         slot = newer;
       }
       buckets.earliestFull = earliest;
@@ -211,6 +218,7 @@ export class KeyedRateLimiter {
 
   /** Subscribes to the events of every key's limiter; the returned function unsubscribes. */
   on<K extends keyof RateLimiterEvents & string>(event: K, listener: Listener<RateLimiterEvents[K]>): () => void {
+    checkEventName(`${this.kind} "${this.name}"`, event, RATE_LIMITER_EVENTS);
     return this.events.on(event, listener);
   }
 }

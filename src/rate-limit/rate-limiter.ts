@@ -1,10 +1,10 @@
-import { isAbortSignal } from '../core/abort.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { CallContext, type ExecuteOptions, type Next } from '../core/context.js';
+import type { ExecuteOptions } from '../core/context.js';
+import { Scope, type Next } from '../core/scope.js';
 import { RateLimitedError } from '../core/errors.js';
-import type { EventHub, FailureEvent, RejectedEvent, SuccessEvent } from '../core/events.js';
-import { PolicyBase, RUN } from '../core/policy.js';
-import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionalNumber } from '../core/validate.js';
+import { eventNames, type EventHub, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { PolicyBase, RUN, readSignalOption } from '../core/policy.js';
+import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
 import { rejectSoon } from '../core/reject.js';
 import { TokenBuckets, type BucketSettings, type Outcome } from './token-bucket.js';
 
@@ -17,10 +17,12 @@ export interface RateLimiterOptions {
    * How long a call may wait for its token, FIFO behind earlier waiters. Default 0: reject at
    * once. A call whose wait would exceed this is rejected at once (it never waits in vain).
    */
-  maxWaitMs?: number;
-  clock?: Clock;
-  name?: string;
+  maxWaitMs?: number | undefined;
+  clock?: Clock | undefined;
+  name?: string | undefined;
 }
+
+const RATE_LIMITER_OPTIONS = optionNames<RateLimiterOptions>({ capacity: true, refillPerSecond: true, maxWaitMs: true, clock: true, name: true });
 
 export interface RateLimitedEvent extends RejectedEvent {
   readonly reason: 'rate-limited';
@@ -36,6 +38,8 @@ export interface RateLimiterEvents {
   /** Tokens refused (by `execute`, `acquire` or `tryAcquire`); `error` is the `RateLimitedError`. */
   rejected: RateLimitedEvent;
 }
+
+export const RATE_LIMITER_EVENTS = eventNames<RateLimiterEvents>({ success: true, failure: true, rejected: true });
 
 export interface RateLimiterStats {
   /** Whole tokens a request could take now (see `available`). */
@@ -64,10 +68,10 @@ export function readBucketSettings(opts: Record<string, unknown>): BucketSetting
 
 /** A token bucket: `capacity` burst, `refillPerSecond` sustained; `execute` takes one token per call. */
 export function rateLimiter(options: RateLimiterOptions): RateLimiter {
-  const opts = checkOptionsObject('rateLimiter', options, true);
+  const opts = checkOptionsObject('rateLimiter', options, true, RATE_LIMITER_OPTIONS);
   const settings = readBucketSettings(opts);
   const name = checkName(opts['name'], 'rate-limiter');
-  return new RateLimiter(new SingleBucket(new TokenBuckets(settings, 1)), '', name, undefined);
+  return new RateLimiter(new SingleBucket(new TokenBuckets(settings, 1, false)), '', name, undefined);
 }
 
 class SingleBucket implements BucketTable {
@@ -95,6 +99,7 @@ const noop = (): void => {};
 
 export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   readonly kind = 'rate-limiter';
+  protected readonly eventNames = RATE_LIMITER_EVENTS;
   /** The key of a keyed limiter's view (undefined for a plain `rateLimiter`). */
   readonly key: string | undefined;
 
@@ -123,9 +128,9 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   }
 
   /**
-   * Whole tokens a request could take right now: the bucket's tokens rounded down (so
-   * `available >= k` exactly when `tryAcquire(k)` would succeed, for whole k), and 0 while
-   * callers wait (their reservations come first).
+   * Whole tokens a request could take right now: `available >= k` exactly when
+   * `tryAcquire(k)` would succeed, for whole k; 0 while callers wait (their reservations come
+   * first).
    */
   get available(): number {
     const buckets = this.table.buckets;
@@ -133,7 +138,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     const slot = this.table.find(this.key ?? '');
     if (slot < 0) return Math.floor(buckets.capacity);
     if (buckets.hasWaiters(slot)) return 0;
-    return Math.floor(buckets.tokens(slot, t));
+    return buckets.available(slot, t);
   }
 
   get stats(): RateLimiterStats {
@@ -177,21 +182,18 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
         new RangeError(`breakwater: cannot acquire ${n} tokens from a bucket of capacity ${this.capacity}`),
       );
     }
-    const signal = options?.signal;
-    if (signal !== undefined) {
-      if (!isAbortSignal(signal)) {
-        return Promise.reject(new TypeError('breakwater: acquire option "signal" must be an AbortSignal'));
-      }
-      if (signal.aborted) return Promise.reject(signal.reason);
-    }
-    const ctx = CallContext.root(noop, signal);
+    const signal = readSignalOption('acquire', options);
+    if (signal instanceof TypeError) return Promise.reject(signal);
+    if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
+    const ctx = Scope.root(noop, signal);
     const outcome = this.request(ctx, n);
     if (outcome === null) return Promise.resolve();
     if (outcome instanceof Promise) return outcome.then(() => this.afterWait(ctx, n));
     return rejectSoon(outcome);
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  /** @internal */
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
     const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.table.buckets.sync() : 0;
@@ -207,7 +209,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     return rejectSoon(outcome);
   }
 
-  private request(ctx: CallContext, tokens: number): Outcome {
+  private request(ctx: Scope, tokens: number): Outcome {
     const buckets = this.table.buckets;
     const t = buckets.sync();
     const slot = this.table.claim(this.key ?? '', t);
@@ -221,14 +223,14 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   }
 
   /** The tokens were granted; if the caller aborted in the meantime, give them back. */
-  private afterWait(ctx: CallContext, tokens: number): void {
+  private afterWait(ctx: Scope, tokens: number): void {
     if (!ctx.aborted) return;
     const slot = this.table.find(this.key ?? '');
     if (slot >= 0) this.table.buckets.refund(slot, tokens);
     throw ctx.reason;
   }
 
-  private run(ctx: CallContext, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
+  private run(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
     // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
     const running = next(ctx);
     if (!watching) return running;

@@ -1,22 +1,17 @@
 import type { Clock } from '../core/clock.js';
-import type { CallContext } from '../core/context.js';
+import type { Scope } from '../core/scope.js';
 import { RateLimitedError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
+import { bucketAvailable, bucketFull, bucketHas, bucketRetryAfterMs, levelAfterTake } from './bucket-rule.js';
 
-// The token-bucket arithmetic and the FIFO wait queues, shared by `rateLimiter` (one bucket)
-// and `keyedRateLimiter` (one bucket per key, stored compactly).
+// The token buckets and their FIFO wait queues, shared by `rateLimiter` (one bucket) and
+// `keyedRateLimiter` (one bucket per key, stored compactly). Every decision goes through the
+// pure rule in bucket-rule.ts; this file stores the state and runs the queues.
 //
-// A bucket is ONE number: `fullAt`, the (effective) time at which it will be full again.
-// Tokens at time t are `capacity − (fullAt − t) · rate`, clamped to [0, capacity]; taking n
-// tokens moves `fullAt` to `max(fullAt, t) + n / rate`. This is the token bucket written as
-// GCRA: tokens are computed from elapsed time (no interval timer, no drift), a bucket with
-// `fullAt ≤ now` is indistinguishable from a new one, and a refused request writes nothing.
-//
-// Exactness: every "are there n tokens at time t?" question goes through `has`, a function
-// that is monotone in t, and `retryAfterMs` is the smallest whole millisecond r for which
-// `has` answers yes at exactly the time a later call would compute (`(raw + r) + offset`).
-// So acquiring at now + retryAfterMs succeeds and one millisecond earlier fails, with no
-// floating-point slack in either direction.
+// A bucket is two numbers per slot: `level` (tokens right after its last grant) and `at` (the
+// effective time of that grant). Tokens are computed from elapsed time (no interval timer, no
+// drift), a bucket holding `capacity` tokens is indistinguishable from a new one, and a refused
+// request writes nothing.
 //
 // Clock going backwards: the bucket runs on an effective time that never decreases. When the
 // clock reads earlier than before, `offset` absorbs the difference: elapsed time counts as 0
@@ -62,8 +57,6 @@ class WaitQueue extends Fifo<TokenWaiter> {
 }
 
 const noop = (): void => {};
-/** Bounds the correction loops of `dueIn`; the estimate is within a step or two of the answer. */
-const MAX_CORRECTION = 8;
 
 export interface BucketSettings {
   readonly capacity: number;
@@ -81,12 +74,19 @@ export class TokenBuckets {
   readonly maxWaitMs: number;
   /** Milliseconds to earn one token. */
   readonly msPerToken: number;
+  /** Tokens earned per millisecond. */
   private readonly perMs: number;
   private readonly clock: Clock;
-  /** Per slot: effective time at which the bucket is full again. */
-  fullAt: Float64Array;
-  /** A lower bound on `fullAt` over all live slots: no bucket can be full before it. */
+  /** Per slot: tokens right after the last grant. */
+  private level: Float64Array;
+  /** Per slot: effective time of the last grant (−∞: never granted from, i.e. full). */
+  private at: Float64Array;
+  /**
+   * A lower bound on the time any live slot is full again: before it, none is. Kept only for
+   * tables that forget full buckets (`tracksFull`); a single bucket has no use for it.
+   */
   earliestFull = Infinity;
+  private readonly tracksFull: boolean;
   /** Cumulative refusals (shared by every view of these buckets). */
   rejected = 0;
   /** The raw clock reading of the last `sync()`. */
@@ -95,14 +95,21 @@ export class TokenBuckets {
   private last = -Infinity;
   private readonly waits = new Map<number, WaitQueue>();
 
-  constructor(settings: BucketSettings, slots: number) {
+  constructor(settings: BucketSettings, slots: number, tracksFull: boolean) {
+    this.tracksFull = tracksFull;
     this.capacity = settings.capacity;
     this.refillPerSecond = settings.refillPerSecond;
     this.maxWaitMs = settings.maxWaitMs;
     this.clock = settings.clock;
     this.msPerToken = 1000 / settings.refillPerSecond;
     this.perMs = settings.refillPerSecond / 1000;
-    this.fullAt = new Float64Array(slots).fill(-Infinity);
+    this.level = new Float64Array(slots).fill(settings.capacity);
+    this.at = new Float64Array(slots).fill(-Infinity);
+  }
+
+  /** Slots allocated so far. */
+  get slots(): number {
+    return this.at.length;
   }
 
   /** Reads the clock; returns the effective time, which never goes backwards. */
@@ -120,33 +127,49 @@ export class TokenBuckets {
 
   /** Grows the per-slot storage (keyed buckets grow on demand up to `maxKeys`). */
   grow(slots: number): void {
-    const bigger = new Float64Array(slots).fill(-Infinity);
-    bigger.set(this.fullAt);
-    this.fullAt = bigger;
+    const level = new Float64Array(slots).fill(this.capacity);
+    level.set(this.level);
+    this.level = level;
+    const at = new Float64Array(slots).fill(-Infinity);
+    at.set(this.at);
+    this.at = at;
   }
 
   /** Makes `slot` a full bucket as of `t` (a new key, about to take its first tokens). */
   reset(slot: number, t: number): void {
     // `earliestFull` is updated by the take that follows at once, not here: lowering it to t
     // would make the keyed table scan for full buckets on every new key.
-    this.fullAt[slot] = t;
+    this.level[slot] = this.capacity;
+    this.at[slot] = t;
   }
 
-  /** Are there `needed` tokens at effective time `t`? Accrual is not capped here (see `dueIn`). */
-  private has(fullAt: number, t: number, needed: number): boolean {
-    return this.capacity - (fullAt - t) * this.perMs >= needed;
+  /** Are there `needed` tokens in `slot` at effective time `t`? */
+  private has(slot: number, t: number, needed: number): boolean {
+    return bucketHas(this.level[slot]!, this.at[slot]!, t, needed, this.perMs);
   }
 
-  /** Tokens in `slot` at effective time `t`, in [0, capacity]. */
-  tokens(slot: number, t: number): number {
-    const deficit = this.fullAt[slot]! - t;
-    if (deficit <= 0) return this.capacity;
-    const tokens = this.capacity - deficit * this.perMs;
-    return tokens > 0 ? tokens : 0;
+  /** The largest whole number of tokens `slot` would grant at effective time `t` (0 when empty). */
+  available(slot: number, t: number): number {
+    return bucketAvailable(this.level[slot]!, this.at[slot]!, t, this.capacity, this.perMs);
   }
 
   isFull(slot: number, t: number): boolean {
-    return this.fullAt[slot]! <= t;
+    return bucketFull(this.level[slot]!, this.at[slot]!, t, this.capacity, this.perMs);
+  }
+
+  /**
+   * A time before which `slot` is certainly not full: the estimate `at + (capacity − level) ·
+   * msPerToken`, less a margin of 2^-44 of the magnitudes involved. The estimate and `isFull`
+   * each round a handful of times, every rounding below 2^-53 of those magnitudes, so the
+   * margin (2^9 times one rounding) covers them and the bound never lies. It stays small —
+   * nanoseconds at `performance.now()` magnitudes, 0.1 ms at `Date.now()` ones — so a scan it
+   * lets through almost always finds a full bucket.
+   */
+  fullBound(slot: number): number {
+    const at = this.at[slot]!;
+    const span = (this.capacity - this.level[slot]!) * this.msPerToken;
+    const full = at + span;
+    return full - ((full < 0 ? -full : full) + span + this.capacity * this.msPerToken) * 2 ** -44;
   }
 
   hasWaiters(slot: number): boolean {
@@ -154,17 +177,21 @@ export class TokenBuckets {
   }
 
   private take(slot: number, tokens: number, t: number): void {
-    const fullAt = this.fullAt[slot]!;
-    const next = (fullAt > t ? fullAt : t) + tokens * this.msPerToken;
-    this.fullAt[slot] = next;
-    if (next < this.earliestFull) this.earliestFull = next;
+    this.level[slot] = levelAfterTake(this.level[slot]!, this.at[slot]!, t, tokens, this.capacity, this.perMs);
+    this.at[slot] = t;
+    if (this.tracksFull) this.lowerEarliestFull(slot);
+  }
+
+  private lowerEarliestFull(slot: number): void {
+    const full = this.fullBound(slot);
+    if (full < this.earliestFull) this.earliestFull = full;
   }
 
   /** Gives back tokens taken for a caller that aborted before it could use them. */
   refund(slot: number, tokens: number): void {
-    const fullAt = this.fullAt[slot]! - tokens * this.msPerToken;
-    this.fullAt[slot] = fullAt;
-    if (fullAt < this.earliestFull) this.earliestFull = fullAt;
+    const level = this.level[slot]! + tokens;
+    this.level[slot] = level < this.capacity ? level : this.capacity;
+    if (this.tracksFull) this.lowerEarliestFull(slot);
     const queue = this.waits.size === 0 ? undefined : this.waits.get(slot);
     if (queue !== undefined) this.serve(queue);
   }
@@ -176,19 +203,13 @@ export class TokenBuckets {
    * accrual is uncapped here. Uses the current `offset` (no jump assumed in between).
    */
   dueIn(slot: number, needed: number, raw: number): number {
-    const fullAt = this.fullAt[slot]!;
-    const offset = this.offset;
-    let r = Math.ceil(fullAt - (this.capacity - needed) * this.msPerToken - (raw + offset));
-    if (!(r > 0)) r = 0;
-    for (let i = 0; i < MAX_CORRECTION && !this.has(fullAt, raw + r + offset, needed); i++) r++;
-    for (let i = 0; i < MAX_CORRECTION && r > 0 && this.has(fullAt, raw + (r - 1) + offset, needed); i++) r--;
-    return r;
+    return bucketRetryAfterMs(this.level[slot]!, this.at[slot]!, needed, raw, this.offset, this.perMs, this.msPerToken);
   }
 
   /** Takes `tokens` now if nobody waits and they are there; changes nothing otherwise. */
   tryTake(slot: number, tokens: number, t: number): boolean {
     if (this.waits.size !== 0 && this.waits.has(slot)) return false;
-    if (!this.has(this.fullAt[slot]!, t, tokens)) return false;
+    if (!this.has(slot, t, tokens)) return false;
     this.take(slot, tokens, t);
     return true;
   }
@@ -204,9 +225,9 @@ export class TokenBuckets {
    * once, queued FIFO behind earlier waiters when the wait fits in `maxWaitMs`, refused
    * otherwise. A refusal takes nothing; a waiter that aborts gives its reservation back.
    */
-  request(slot: number, tokens: number, ctx: CallContext, t: number): Outcome {
+  request(slot: number, tokens: number, ctx: Scope, t: number): Outcome {
     let queue = this.waits.size === 0 ? undefined : this.waits.get(slot);
-    if (queue === undefined && this.has(this.fullAt[slot]!, t, tokens)) {
+    if (queue === undefined && this.has(slot, t, tokens)) {
       this.take(slot, tokens, t);
       return null;
     }
@@ -233,7 +254,7 @@ export class TokenBuckets {
     const t = this.sync();
     const slot = queue.slot;
     let waiter = queue.head;
-    while (waiter !== undefined && this.has(this.fullAt[slot]!, t, waiter.tokens)) {
+    while (waiter !== undefined && this.has(slot, t, waiter.tokens)) {
       this.take(slot, waiter.tokens, t);
       this.unlink(waiter);
       waiter.detach();

@@ -1,4 +1,4 @@
-import { checkNumber, checkOneOf, checkOptionsObject } from '../core/validate.js';
+import { checkNumber, checkOneOf, checkOptionsObject, optionNames } from '../core/validate.js';
 
 /** What a backoff needs to choose the next delay. */
 export interface BackoffInput {
@@ -22,11 +22,13 @@ export interface Backoff {
 export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
 
 export interface ExponentialBackoffOptions {
-  initialMs?: number;
-  maxMs?: number;
-  factor?: number;
-  jitter?: Jitter;
+  initialMs?: number | undefined;
+  maxMs?: number | undefined;
+  factor?: number | undefined;
+  jitter?: Jitter | undefined;
 }
+
+const EXPONENTIAL_BACKOFF_OPTIONS = optionNames<ExponentialBackoffOptions>({ initialMs: true, maxMs: true, factor: true, jitter: true });
 
 function unit(random: () => number): number {
   const r = random();
@@ -49,7 +51,7 @@ export function constantBackoff(ms: number): Backoff {
  * - `decorrelated`: uniform in [initialMs, 3 · previous] (AWS "decorrelated jitter"), capped.
  */
 export function exponentialBackoff(options?: ExponentialBackoffOptions): Backoff {
-  const opts = checkOptionsObject('exponentialBackoff', options, false);
+  const opts = checkOptionsObject('exponentialBackoff', options, false, EXPONENTIAL_BACKOFF_OPTIONS);
   const initialMs = opts['initialMs'] === undefined ? 100 : checkNumber('initialMs', opts['initialMs'], { min: 0 });
   const maxMs = opts['maxMs'] === undefined ? Math.max(30_000, initialMs) : checkNumber('maxMs', opts['maxMs'], { min: 0 });
   const factor = opts['factor'] === undefined ? 2 : checkNumber('factor', opts['factor'], { min: 1 });

@@ -1,15 +1,17 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import { checkClock, checkOptionsObject, optionalNumber } from '../core/validate.js';
+import { checkClock, checkOptionsObject, optionNames, optionalNumber } from '../core/validate.js';
 
 export interface RetryBudgetOptions {
   /** Retries allowed as a fraction of calls in the window, 0..1. Default 0.2 (Finagle's 20 %). */
-  ratio?: number;
+  ratio?: number | undefined;
   /** Retries always allowed per second, so low-traffic callers can still retry. Default 10. */
-  minPerSecond?: number;
+  minPerSecond?: number | undefined;
   /** How far back calls and retries are counted. Default 10 000. */
-  windowMs?: number;
-  clock?: Clock;
+  windowMs?: number | undefined;
+  clock?: Clock | undefined;
 }
+
+const RETRY_BUDGET_OPTIONS = optionNames<RetryBudgetOptions>({ ratio: true, minPerSecond: true, windowMs: true, clock: true });
 
 /**
  * Caps retries at a fraction of recent traffic. Without one, `maxRetries: 3` means a
@@ -28,7 +30,7 @@ export interface RetryBudget {
 const BUCKETS = 10;
 
 export function retryBudget(options?: RetryBudgetOptions): RetryBudget {
-  const opts = checkOptionsObject('retryBudget', options, false);
+  const opts = checkOptionsObject('retryBudget', options, false, RETRY_BUDGET_OPTIONS);
   const ratio = optionalNumber('ratio', opts['ratio'], 0.2, { min: 0, max: 1 });
   const minPerSecond = optionalNumber('minPerSecond', opts['minPerSecond'], 10, { min: 0 });
   const windowMs = optionalNumber('windowMs', opts['windowMs'], 10_000, { above: 0 });

@@ -1,38 +1,51 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
-import type { FailureEvent, RetryEvent, SuccessEvent } from '../core/events.js';
+import type { Next, Scope } from '../core/scope.js';
+import { isFastRefusal } from '../core/errors.js';
+import { eventNames, type FailureEvent, type RetryEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { nextTurn, sleep } from '../core/sleep.js';
+import { sleep } from '../core/sleep.js';
 import {
   checkClock,
   checkName,
   checkNumber,
   checkOptionsObject,
   describeValue,
+  optionNames,
   optionalFunction,
   optionalNumber,
 } from '../core/validate.js';
 import { exponentialBackoff, isBackoff, type Backoff } from './backoff.js';
 import { isRetryBudget, type RetryBudget } from './budget.js';
 
-export interface RetryOptions {
+/** `R`: the type of the results `handleResult` judges, when you know it (default `unknown`). */
+export interface RetryOptions<R = unknown> {
   /** Retries after the first call (0 = never retry; Infinity allowed with a caller signal). */
   maxRetries: number;
   /** Default `exponentialBackoff()`. */
-  backoff?: Backoff;
-  /** Which errors to retry. Default: every error, except after the caller aborted. */
-  handle?: ErrorFilter;
+  backoff?: Backoff | undefined;
+  /**
+   * Which errors to retry. Default: every error except the library's fast refusals
+   * (`isFastRefusal`: open circuit, full bulkhead, concurrency or rate limit, limiter
+   * unavailable), which say no call was made and waiting them out would only add latency.
+   * `TimeoutError` and every user error are retried. Nothing is retried once the caller aborted.
+   */
+  handle?: ErrorFilter | undefined;
   /** Results that count as failures (retried; the last one is returned when retries run out). */
-  handleResult?: ResultFilter;
+  handleResult?: ResultFilter<R> | undefined;
   /** Cap on any single wait, including one asked for by an error's `retryAfterMs`. Default 30 000. */
-  maxDelayMs?: number;
+  maxDelayMs?: number | undefined;
   /** Caps retries at a fraction of recent calls (see `retryBudget`); share one per downstream. */
-  budget?: RetryBudget;
-  clock?: Clock;
-  random?: () => number;
-  name?: string;
+  budget?: RetryBudget | undefined;
+  clock?: Clock | undefined;
+  random?: (() => number) | undefined;
+  name?: string | undefined;
 }
+
+const RETRY_OPTIONS = optionNames<RetryOptions>({
+  maxRetries: true, backoff: true, handle: true, handleResult: true, maxDelayMs: true,
+  budget: true, clock: true, random: true, name: true,
+});
 
 export interface RetryPolicyEvents {
   retry: RetryEvent;
@@ -44,11 +57,16 @@ export interface RetryPolicyEvents {
   budgetExhausted: { readonly attempt: number; readonly error: unknown };
 }
 
+export const RETRY_EVENTS = eventNames<RetryPolicyEvents>({ retry: true, success: true, failure: true, budgetExhausted: true });
+
 interface Failure {
   readonly error: unknown;
   readonly result: unknown;
   readonly isResult: boolean;
 }
+
+/** The default `handle`: an open breaker or a full bulkhead inside a retry fails fast. */
+const notFastRefusal: ErrorFilter = (error) => !isFastRefusal(error);
 
 function retryAfterOf(error: unknown): number {
   if (typeof error !== 'object' || error === null) return 0;
@@ -56,8 +74,8 @@ function retryAfterOf(error: unknown): number {
   return typeof value === 'number' && value > 0 && value !== Infinity ? value : 0;
 }
 
-export function retry(options: RetryOptions): RetryPolicy {
-  const opts = checkOptionsObject('retry', options, true);
+export function retry<R = unknown>(options: RetryOptions<R>): RetryPolicy {
+  const opts = checkOptionsObject('retry', options, true, RETRY_OPTIONS);
   const maxRetries = checkNumber('maxRetries', opts['maxRetries'], { min: 0, integer: true, infinite: true });
   const backoff = opts['backoff'] === undefined ? exponentialBackoff() : opts['backoff'];
   if (!isBackoff(backoff)) {
@@ -68,7 +86,8 @@ export function retry(options: RetryOptions): RetryPolicy {
   const maxDelayMs = optionalNumber('maxDelayMs', opts['maxDelayMs'], 30_000, { min: 0 });
   checkClock(opts['clock']);
   const random = optionalFunction<() => number>('random', opts['random']) ?? Math.random;
-  const { handle, handleResult } = readHandleOptions(opts);
+  const { handle: given, handleResult } = readHandleOptions(opts);
+  const handle = opts['handle'] === undefined ? notFastRefusal : given;
   const budget = opts['budget'];
   if (budget !== undefined && !isRetryBudget(budget)) {
     throw new TypeError(`breakwater: option "budget" must be a RetryBudget (retryBudget()), received ${describeValue(budget)}`);
@@ -100,16 +119,19 @@ interface RetrySettings {
 
 export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
   readonly kind = 'retry';
+  protected readonly eventNames = RETRY_EVENTS;
   readonly maxRetries: number;
   private readonly settings: RetrySettings;
 
+  /** @internal Use `retry()`, which validates the options. */
   constructor(settings: RetrySettings) {
     super(settings.name);
     this.settings = settings;
     this.maxRetries = settings.maxRetries;
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  /** @internal */
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.settings.clock.now() : 0;
     const { handleResult, budget } = this.settings;
@@ -130,7 +152,7 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
     );
   }
 
-  private shouldRetry(ctx: CallContext, failure: Failure): boolean {
+  private shouldRetry(ctx: Scope, failure: Failure): boolean {
     // Once the caller gave up (or an outer timeout fired), nothing new starts.
     if (ctx.aborted) return false;
     return failure.isResult || safeTest(this.settings.handle, failure.error);
@@ -144,7 +166,7 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
     return false;
   }
 
-  private async retryLoop(ctx: CallContext, next: Next, first: Failure, startedAt: number): Promise<unknown> {
+  private async retryLoop(ctx: Scope, next: Next, first: Failure, startedAt: number): Promise<unknown> {
     const { maxRetries, backoff, maxDelayMs, clock, random, handleResult, budget } = this.settings;
     let failure = first;
     let previousDelayMs = 0;
@@ -167,10 +189,10 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
           : { attempt: attempt + 1, delayMs, error: failure.error });
       }
       try {
-        // A zero delay still yields one turn of the event loop: a fn that fails without I/O
+        // A zero delay still yields (a 0 ms timer of the clock): a fn that fails without I/O
         // would otherwise retry in one unbroken chain of microtasks, deaf to the caller's
         // abort, an outer timeout or a freed bulkhead slot (with maxRetries: Infinity, forever).
-        await (delayMs > 0 ? sleep(clock, delayMs, ctx) : nextTurn(ctx));
+        await sleep(clock, delayMs, ctx);
       } catch (reason) {
         this.emitOutcome(startedAt, true, reason);
         throw reason;

@@ -3,7 +3,7 @@
 // Everything is structural (duck-typed on `kind`, `on` and getters) so the bridges work for any
 // policy object shaped like the built-in ones, from the ESM or the CJS build alike.
 
-import { checkOptionsObject } from '../core/validate.js';
+import { checkOptionsObject, optionNames } from '../core/validate.js';
 
 export type Outcome = 'success' | 'failure' | 'rejected' | 'timeout';
 export const OUTCOMES: readonly Outcome[] = ['success', 'failure', 'rejected', 'timeout'];
@@ -36,7 +36,7 @@ export interface PolicyRecord {
   readonly gauge: GaugeKind | undefined;
 }
 
-export type GaugeKind = 'circuit-breaker' | 'bulkhead' | 'rate-limiter';
+export type GaugeKind = 'circuit-breaker' | 'bulkhead' | 'rate-limiter' | 'adaptive-concurrency';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null;
@@ -50,7 +50,9 @@ function describe(value: unknown): string {
 
 function gaugeKindOf(policy: Record<string, unknown>): GaugeKind | undefined {
   const kind = policy['kind'];
-  return kind === 'circuit-breaker' || kind === 'bulkhead' || kind === 'rate-limiter' ? kind : undefined;
+  return kind === 'circuit-breaker' || kind === 'bulkhead' || kind === 'rate-limiter' || kind === 'adaptive-concurrency'
+    ? kind
+    : undefined;
 }
 
 /**
@@ -67,7 +69,10 @@ export function collectPolicies(root: unknown): PolicyRecord[] {
   const visit = (value: unknown): void => {
     if (!isObject(value) || seen.has(value)) return;
     seen.add(value);
-    if (typeof value['on'] === 'function') {
+    // An anonymous pipeline (default name) reports nothing of its own: its calls are those of
+    // its outermost policy, and every such pipeline would share the one series "pipeline".
+    const anonymousPipeline = value['kind'] === 'pipeline' && value['name'] === 'pipeline';
+    if (typeof value['on'] === 'function' && !anonymousPipeline) {
       const name = typeof value['name'] === 'string' ? value['name'] : String(value['kind'] ?? 'policy');
       found.push({ policy: value as InstrumentablePolicy, name, gauge: gaugeKindOf(value) });
     }
@@ -173,6 +178,8 @@ export class Attachments {
 export interface CallSink {
   call(record: PolicyRecord, outcome: Outcome, durationS: number | undefined): void;
   retry(record: PolicyRecord): void;
+  /** An extra attempt of a hedge started. */
+  hedge(record: PolicyRecord): void;
 }
 
 interface DurationPayload {
@@ -184,7 +191,7 @@ function seconds(payload: DurationPayload | undefined): number | undefined {
   return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms / 1000 : undefined;
 }
 
-/** Subscribes a sink to the call events of one policy (DESIGN §5a). */
+/** Subscribes a sink to the call events of one policy (see docs/telemetry.md). */
 export function subscribeCalls(record: PolicyRecord, sink: CallSink): Unsubscribe {
   return subscribeAll(record.policy, {
     success: (e: DurationPayload) => sink.call(record, 'success', seconds(e)),
@@ -192,6 +199,7 @@ export function subscribeCalls(record: PolicyRecord, sink: CallSink): Unsubscrib
     rejected: () => sink.call(record, 'rejected', undefined),
     timeout: (e: DurationPayload) => sink.call(record, 'timeout', seconds(e)),
     retry: () => sink.retry(record),
+    hedge: () => sink.hedge(record),
   });
 }
 
@@ -212,7 +220,14 @@ function readNumber(policy: InstrumentablePolicy, key: string): number | undefin
 }
 
 export interface GaugeValue {
-  readonly metric: 'circuit.state' | 'bulkhead.active' | 'bulkhead.queued' | 'rate_limiter.available';
+  readonly metric:
+    | 'circuit.state'
+    | 'bulkhead.active'
+    | 'bulkhead.queued'
+    | 'rate_limiter.available'
+    | 'concurrency.limit'
+    | 'concurrency.active'
+    | 'concurrency.queued';
   readonly name: string;
   readonly state?: string;
   readonly value: number;
@@ -245,6 +260,11 @@ export function gaugeValues(records: Iterable<PolicyRecord>): GaugeValue[] {
     } else if (record.gauge === 'rate-limiter') {
       const available = readNumber(policy, 'available');
       if (available !== undefined) add('rate_limiter.available', name, available);
+    } else if (record.gauge === 'adaptive-concurrency') {
+      for (const key of ['limit', 'active', 'queued'] as const) {
+        const value = readNumber(policy, key);
+        if (value !== undefined) add(`concurrency.${key}`, name, value);
+      }
     }
   }
   return [...sums.values()];
@@ -323,7 +343,7 @@ export function checkTraceApi(value: unknown): TraceApiLike | undefined {
   return value as unknown as TraceApiLike;
 }
 
-export { checkOptionsObject };
+export { checkOptionsObject, optionNames };
 
 /** Runs every detacher, only once. */
 export function combine(detachers: readonly Unsubscribe[]): Unsubscribe {

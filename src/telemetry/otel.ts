@@ -12,6 +12,7 @@ import {
   collectPolicies,
   combine,
   gaugeValues,
+  optionNames,
   subscribeCalls,
   type GaugeValue,
   type Outcome,
@@ -56,10 +57,12 @@ export interface OtelInstrumentOptions {
    * The `trace` object of `@opentelemetry/api`. When given, retries, rejections, timeouts and
    * breaker transitions are added as events to the span active at that moment.
    */
-  trace?: TraceApiLike;
+  trace?: TraceApiLike | undefined;
 }
 
-/** Attribute keys (contract, DESIGN §5a). */
+const OTEL_INSTRUMENT_OPTIONS = optionNames<OtelInstrumentOptions>({ meter: true, trace: true });
+
+/** Attribute keys: public names, documented in docs/telemetry.md; never rename them. */
 export const ATTR_POLICY = 'breakwater.policy';
 export const ATTR_OUTCOME = 'breakwater.outcome';
 export const ATTR_STATE = 'breakwater.state';
@@ -70,7 +73,7 @@ export const ATTR_STATE = 'breakwater.state';
  * and its gauges stop being reported.
  */
 export function instrument(policy: object, options: OtelInstrumentOptions): () => void {
-  const opts = checkOptionsObject('instrument', options, true);
+  const opts = checkOptionsObject('instrument', options, true, OTEL_INSTRUMENT_OPTIONS);
   const meter = checkMeter(opts['meter']);
   const trace = checkTraceApi(opts['trace']);
   const records = collectPolicies(policy);
@@ -124,6 +127,10 @@ function stateFor(meter: MeterLike): Attachments {
     description: 'Retries started by a breakwater retry policy.',
     unit: '{retry}',
   });
+  const hedges = meter.createCounter('breakwater.hedges', {
+    description: 'Extra attempts started by a breakwater hedge policy.',
+    unit: '{attempt}',
+  });
   const gauges: Record<GaugeValue['metric'], ObservableLike> = {
     'circuit.state': meter.createObservableGauge('breakwater.circuit.state', {
       description: 'Circuit breaker state: 1 for the current state, 0 for the others.',
@@ -141,6 +148,18 @@ function stateFor(meter: MeterLike): Attachments {
       description: 'Tokens available in a rate limiter.',
       unit: '{token}',
     }),
+    'concurrency.limit': meter.createObservableGauge('breakwater.concurrency.limit', {
+      description: 'Current limit of an adaptive concurrency limiter.',
+      unit: '{call}',
+    }),
+    'concurrency.active': meter.createObservableGauge('breakwater.concurrency.active', {
+      description: 'Calls running inside an adaptive concurrency limiter.',
+      unit: '{call}',
+    }),
+    'concurrency.queued': meter.createObservableGauge('breakwater.concurrency.queued', {
+      description: 'Calls waiting in an adaptive concurrency limiter queue.',
+      unit: '{call}',
+    }),
   };
 
   const subscribe = (record: PolicyRecord): (() => void) => {
@@ -155,6 +174,9 @@ function stateFor(meter: MeterLike): Attachments {
       },
       retry() {
         retries.add(1, policyOnly);
+      },
+      hedge() {
+        hedges.add(1, policyOnly);
       },
     });
   };

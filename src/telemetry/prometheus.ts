@@ -13,6 +13,7 @@ import {
   collectPolicies,
   combine,
   gaugeValues,
+  optionNames,
   subscribeCalls,
   type GaugeValue,
   type Outcome,
@@ -72,20 +73,26 @@ export interface PrometheusInstrumentOptions {
   /** The prom-client module. */
   client: PromClientLike;
   /** Where the metrics are registered; default `client.register`. */
-  registry?: PromRegistryLike;
+  registry?: PromRegistryLike | undefined;
   /** The `trace` object of `@opentelemetry/api`, to add span events (see breakwater/otel). */
-  trace?: TraceApiLike;
+  trace?: TraceApiLike | undefined;
 }
 
-/** Metric names (contract, DESIGN §5a). */
+const PROMETHEUS_INSTRUMENT_OPTIONS = optionNames<PrometheusInstrumentOptions>({ client: true, registry: true, trace: true });
+
+/** Metric names: public names, documented in docs/telemetry.md; never rename them. */
 export const METRIC_NAMES = {
   calls: 'breakwater_calls_total',
   duration: 'breakwater_call_duration_seconds',
   retries: 'breakwater_retries_total',
+  hedges: 'breakwater_hedges_total',
   circuitState: 'breakwater_circuit_state',
   bulkheadActive: 'breakwater_bulkhead_active',
   bulkheadQueued: 'breakwater_bulkhead_queued',
   rateLimiterAvailable: 'breakwater_rate_limiter_available',
+  concurrencyLimit: 'breakwater_concurrency_limit',
+  concurrencyActive: 'breakwater_concurrency_active',
+  concurrencyQueued: 'breakwater_concurrency_queued',
 } as const;
 
 /**
@@ -95,7 +102,7 @@ export const METRIC_NAMES = {
  * policy reports under the same name.
  */
 export function instrument(policy: object, options: PrometheusInstrumentOptions): () => void {
-  const opts = checkOptionsObject('instrument', options, true);
+  const opts = checkOptionsObject('instrument', options, true, PROMETHEUS_INSTRUMENT_OPTIONS);
   const client = checkClient(opts['client']);
   const registry = opts['registry'] === undefined ? client.register : checkRegistry(opts['registry']);
   const trace = checkTraceApi(opts['trace']);
@@ -181,6 +188,13 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
     registers,
   }));
 
+  const hedges = new client.Counter(config({
+    name: METRIC_NAMES.hedges,
+    help: 'Extra attempts started by a breakwater hedge policy.',
+    labelNames: ['policy'],
+    registers,
+  }));
+
   let attachments: Attachments | undefined;
   // Each gauge refreshes itself from the attached policies when the registry is scraped.
   const gauge = (name: string, help: string, labelNames: string[], metric: GaugeValue['metric']): void => {
@@ -203,6 +217,9 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
   gauge(METRIC_NAMES.bulkheadActive, 'Calls running inside a bulkhead.', ['policy'], 'bulkhead.active');
   gauge(METRIC_NAMES.bulkheadQueued, 'Calls waiting in a bulkhead queue.', ['policy'], 'bulkhead.queued');
   gauge(METRIC_NAMES.rateLimiterAvailable, 'Tokens available in a rate limiter.', ['policy'], 'rate_limiter.available');
+  gauge(METRIC_NAMES.concurrencyLimit, 'Current limit of an adaptive concurrency limiter.', ['policy'], 'concurrency.limit');
+  gauge(METRIC_NAMES.concurrencyActive, 'Calls running inside an adaptive concurrency limiter.', ['policy'], 'concurrency.active');
+  gauge(METRIC_NAMES.concurrencyQueued, 'Calls waiting in an adaptive concurrency limiter queue.', ['policy'], 'concurrency.queued');
 
   const subscribe = (record: PolicyRecord): (() => void) => {
     // Label objects are built once per policy, not per call.
@@ -217,6 +234,9 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
       retry() {
         retries.inc(policyOnly);
       },
+      hedge() {
+        hedges.inc(policyOnly);
+      },
     });
   };
   // A detached policy's series go away with it (policies created per key or per tenant would
@@ -226,6 +246,7 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
     for (const outcome of OUTCOMES) calls.remove({ policy: record.name, outcome });
     for (const outcome of TIMED_OUTCOMES) duration.remove({ policy: record.name, outcome });
     retries.remove({ policy: record.name });
+    hedges.remove({ policy: record.name });
   };
   attachments = new Attachments(subscribe, removed);
   const state: RegistryState = { attachments };

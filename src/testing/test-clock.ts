@@ -68,8 +68,8 @@ export class TestClock implements Clock {
   }
 
   /**
-   * Sets `now()` without firing timers: simulates a clock that jumps (even backwards), for
-   * testing that policies survive it. Real monotonic clocks never do this.
+   * Adds `ms` to `now()` without firing timers (a negative `ms` moves it back): simulates a clock
+   * that jumps, for testing that policies survive it. Real monotonic clocks never do this.
    */
   jump(ms: number): void {
     this.current += checkNumber('ms', ms);

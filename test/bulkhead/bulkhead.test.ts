@@ -257,14 +257,12 @@ describe('bulkhead', () => {
     }
     expect(b.queued).toBe(n);
     const reason = new Error('everyone leaves');
-    const startedAt = performance.now();
     for (const controller of controllers) controller.abort(reason);
     const outcomes = await Promise.allSettled(results);
-    const elapsed = performance.now() - startedAt;
     expect(outcomes.every((o) => o.status === 'rejected' && o.reason === reason)).toBe(true);
     expect(b.queued).toBe(0);
-    // Generous bound: linear work takes well under a second; quadratic would take minutes.
-    expect(elapsed).toBeLessThan(5_000);
+    // Each waiter leaves the intrusive queue in O(1) (core/fifo.ts, tested there); a quadratic
+    // leave would make this test take minutes and time out rather than fail an assertion.
     first.gate.resolve('done');
     await flush();
     expect(ran).toBe(0);

@@ -321,6 +321,111 @@ describe('half-open', () => {
   });
 });
 
+describe('slow probes', () => {
+  it.each([50, 99, 100, 101, 150, 1000])('a probe that fails after %i ms opens it again', async (probeMs) => {
+    const h = harness({ halfOpenAfterMs: 100, consecutiveFailures: 1 });
+    await h.fail();
+    await h.clock.advance(100);
+    const probe = h.start();
+    expect(probe.admitted).toBe(true);
+    await h.clock.advance(probeMs);
+    probe.reject(boom);
+    await flush();
+    expect(probe.tracked.error).toBe(boom);
+    expect(h.breaker.state).toBe('open');
+    expect(h.transitions).toEqual(['closed->open', 'open->half-open', 'half-open->open']);
+    // Open for a full halfOpenAfterMs from the failure, not from the probe's start.
+    await h.clock.advance(99);
+    expect(h.start().admitted).toBe(false);
+  });
+
+  it('a late probe success closes it while its half-open period is still current', async () => {
+    const h = harness({ halfOpenAfterMs: 100, consecutiveFailures: 1 });
+    await h.fail();
+    await h.clock.advance(100);
+    const probe = h.start();
+    await h.clock.advance(250);
+    expect(h.breaker.state).toBe('half-open');
+    probe.resolve('late but fine');
+    await flush();
+    expect(probe.tracked.value).toBe('late but fine');
+    expect(h.breaker.state).toBe('closed');
+  });
+
+  it('a late probe decides even after another probe took its slot; that one then no longer counts', async () => {
+    const h = harness({ halfOpenAfterMs: 100, consecutiveFailures: 1 });
+    await h.fail();
+    await h.clock.advance(100);
+    const slow = h.start();
+    await h.clock.advance(100);
+    const replacement = h.start(); // the slow probe timed out: its slot goes to a new probe
+    expect(replacement.admitted).toBe(true);
+    await h.clock.advance(20);
+    slow.reject(boom);
+    await flush();
+    expect(h.breaker.state).toBe('open');
+    replacement.resolve('ok'); // admitted in the half-open period that just ended
+    await flush();
+    expect(replacement.tracked.value).toBe('ok');
+    expect(h.breaker.state).toBe('open');
+  });
+
+  it('a probe slower than slowCallMs opens it again, however long it took (slowCallMs 4 s, halfOpenAfterMs 5 s, a 5 s probe)', async () => {
+    const h = harness({ halfOpenAfterMs: 5000, failureRatio: 1, windowCalls: 1, minimumThroughput: 1, slowCallMs: 4000, slowCallRatio: 1 });
+    await h.fail();
+    await h.clock.advance(5000);
+    const probe = h.start();
+    await h.clock.advance(5000);
+    probe.resolve('slow');
+    await flush();
+    expect(probe.tracked.value).toBe('slow');
+    expect(h.breaker.state).toBe('open');
+  });
+
+  it('a downstream that fails every call after 1.5 s: open and half-open alternate for a minute, never stuck half-open', async () => {
+    const clock = new TestClock();
+    const breaker = circuitBreaker({ halfOpenAfterMs: 1000, clock });
+    const changes: Array<{ at: number; from: string; to: string }> = [];
+    breaker.on('stateChange', (e) => changes.push({ at: clock.now(), from: e.from, to: e.to }));
+    const slowFailure = (): Promise<never> =>
+      new Promise((_resolve, reject) => clock.setTimeout(() => reject(boom), 1500));
+    const calls: Array<ReturnType<typeof track>> = [];
+    let admitted = 0;
+    const sampled = new Set<string>();
+    // A caller every 100 ms for a minute.
+    for (let t = 0; t < 60_000; t += 100) {
+      calls.push(
+        track(
+          breaker.execute(() => {
+            admitted++;
+            return slowFailure();
+          }),
+        ),
+      );
+      await clock.advance(100);
+      sampled.add(breaker.state);
+    }
+    await clock.runAll();
+    expect(calls.every((c) => c.status === 'rejected')).toBe(true);
+    expect(sampled).toContain('open');
+    // closed → open, then (open → half-open → open) again and again.
+    expect(changes[0]).toMatchObject({ from: 'closed', to: 'open' });
+    for (let i = 1; i < changes.length; i++) {
+      expect(changes[i]!.from).toBe(changes[i - 1]!.to);
+      expect(changes[i]!.to).toBe(changes[i]!.from === 'open' ? 'half-open' : 'open');
+    }
+    // The calls of 0–400 ms fail at 1.5–1.9 s: open at 1.9 s. Then a cycle every 2.5 s: open
+    // 1 s, a probe at 2.9 s, a second one at 3.9 s (the first lost its slot), the first fails at
+    // 4.4 s: open again. The last probe starts at 57.9 s, fails at 59.4 s.
+    const openedAt = changes.filter((c) => c.to === 'open').map((c) => c.at);
+    expect(openedAt).toEqual(Array.from({ length: 24 }, (_, k) => 1900 + 2500 * k));
+    const halfOpenSpells = changes.flatMap((c, i) => (c.to === 'half-open' ? [changes[i + 1]!.at - c.at] : []));
+    expect(halfOpenSpells).toEqual(Array.from({ length: 23 }, () => 1500));
+    // The downstream saw the 19 calls before the first opening and two probes per cycle.
+    expect(admitted).toBe(19 + 2 * 23);
+  });
+});
+
 describe('isolate', () => {
   it('rejects with CircuitIsolatedError until released, ref-counted; release closes with a fresh window', async () => {
     const h = harness({ halfOpenAfterMs: 100, consecutiveFailures: 3 });

@@ -140,10 +140,9 @@ export class BreakerModel {
     }
     if (call.probe) {
       this.probes = this.probes.filter((p) => p !== call);
-      if (duration >= this.config.halfOpenAfterMs) {
-        hit('timed-out probe settled');
-        return;
-      }
+      // A probe past its timeout lost its slot, not its say: while its half-open period lasts,
+      // its outcome decides like any other probe's.
+      if (duration >= this.config.halfOpenAfterMs) hit(kind === 'fail' ? 'timed-out probe failed' : kind === 'ok' ? 'timed-out probe succeeded' : 'timed-out probe aborted');
       if (kind === 'abort') {
         hit('probe aborted');
         return;

@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { CircuitOpenError, TimeoutError } from '../../src/core/errors.js';
 import { pipeline } from '../../src/core/pipeline.js';
 import { HttpStatusError, resilientFetch } from '../../src/http/fetch.js';
 import { constantBackoff, retry } from '../../src/retry/index.js';
 import { timeout } from '../../src/timeout/index.js';
 import { circuitBreaker } from '../../src/circuit-breaker/index.js';
-import { CountingPolicy, listen, type Running } from './servers.js';
+import { TestClock } from '../../src/testing/index.js';
+import { track } from '../helpers.js';
+import { CountingPolicy, eventually, listen, type Running } from './servers.js';
 
 const running: Running[] = [];
 afterEach(async () => {
@@ -42,36 +44,50 @@ async function downstream(script: (n: number, req: IncomingMessage, res: ServerR
 const fastRetry = (maxRetries: number) => retry({ maxRetries, backoff: constantBackoff(0) });
 
 describe('resilientFetch: failure statuses', () => {
-  it('honours Retry-After: 503 (Retry-After: 1) twice then 200 arrives after ≥ 2 s, with 3 requests sent', async () => {
-    const { url, seen } = await downstream((n, _req, res) => {
-      if (n < 2) res.writeHead(503, { 'Retry-After': '1' }).end('busy');
-      else res.writeHead(200).end('hello');
-    });
-    const fetch = resilientFetch(retry({ maxRetries: 2 }));
-    const started = performance.now();
-    const response = await fetch(url);
-    const elapsed = performance.now() - started;
+  it('honours Retry-After: 503 (Retry-After: 1) twice, then 200 — the retries go out 1 s apart, 3 requests in all', async () => {
+    const clock = new TestClock();
+    const sentAt: number[] = [];
+    const downstreamFetch = (async () => {
+      sentAt.push(clock.now());
+      return sentAt.length <= 2
+        ? new Response('busy', { status: 503, headers: { 'Retry-After': '1' } })
+        : new Response('hello', { status: 200 });
+    }) as typeof fetch;
+    const fetch = resilientFetch(retry({ maxRetries: 2, clock }), { fetch: downstreamFetch });
+    const call = track(fetch('http://downstream.invalid/'));
+    // The default backoff would wait at most 100 ms, then 200 ms: Retry-After decides.
+    await clock.advance(999);
+    expect(sentAt).toEqual([0]);
+    await clock.advance(1);
+    expect(sentAt).toEqual([0, 1000]);
+    await clock.advance(999);
+    expect(sentAt).toEqual([0, 1000]);
+    await clock.advance(1);
+    expect(sentAt).toEqual([0, 1000, 2000]);
+    const response = await call.promise;
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('hello');
-    expect(elapsed).toBeGreaterThanOrEqual(2000);
-    expect(seen).toHaveLength(3);
+    expect(clock.pending).toBe(0);
   });
 
   it('a POST answered 503 is sent once and its response returned', async () => {
     const { url, seen } = await downstream((_n, _req, res) => res.writeHead(503, { 'Retry-After': '1' }).end('busy'));
-    const fetch = resilientFetch(retry({ maxRetries: 3 }));
-    const started = performance.now();
-    const response = await fetch(url, { method: 'POST', body: 'payload' });
+    const clock = new TestClock();
+    const fetch = resilientFetch(retry({ maxRetries: 3, clock }));
+    const call = track(fetch(url, { method: 'POST', body: 'payload' }));
+    // A retry would arm its backoff timer on the clock (which never moves here) and wait for ever.
+    await eventually(() => expect(call.settled || clock.pending > 0).toBe(true));
+    expect(clock.pending, 'no backoff was started').toBe(0);
+    const response = await call.promise;
     expect(response.status).toBe(503);
     expect(await response.text()).toBe('busy');
     expect(seen.map((s) => [s.method, s.body])).toEqual([['POST', 'payload']]);
-    // No backoff was slept through either.
-    expect(performance.now() - started).toBeLessThan(900);
   });
 
   it('the breaker still counts a POST failure that is not retried', async () => {
     const { url, seen } = await downstream((_n, _req, res) => res.writeHead(502).end());
-    const breaker = circuitBreaker({ halfOpenAfterMs: 60_000, consecutiveFailures: 1 });
+    const clock = new TestClock();
+    const breaker = circuitBreaker({ halfOpenAfterMs: 60_000, consecutiveFailures: 1, clock });
     const retries = retry({ maxRetries: 3, backoff: constantBackoff(0), handle: (e) => !(e instanceof CircuitOpenError) });
     const fetch = resilientFetch(pipeline(retries, breaker));
     expect((await fetch(url, { method: 'PATCH', body: 'x' })).status).toBe(502);
@@ -158,21 +174,31 @@ describe('resilientFetch: signals', () => {
     const { url, seen } = await downstream(() => {
       /* never answers */
     });
-    const fetch = resilientFetch(timeout(100));
-    await expect(fetch(url)).rejects.toBeInstanceOf(TimeoutError);
+    const clock = new TestClock();
+    const fetch = resilientFetch(timeout(100, { clock }));
+    const call = track(fetch(url));
+    await eventually(() => expect(seen).toHaveLength(1));
+    await clock.advance(99);
+    expect(call.status).toBe('pending');
+    await clock.advance(1);
+    await expect(call.promise).rejects.toBeInstanceOf(TimeoutError);
     expect(await seen[0]!.completed).toBe(false);
   });
 
   it("the caller's init.signal aborts the call, including a retry's backoff", async () => {
     const { url, seen } = await downstream((_n, _req, res) => res.writeHead(503, { 'Retry-After': '30' }).end());
-    const fetch = resilientFetch(retry({ maxRetries: 5 }));
+    const clock = new TestClock();
+    const fetch = resilientFetch(retry({ maxRetries: 5, clock }));
     const controller = new AbortController();
     const reason = new Error('caller gave up');
-    const pending = fetch(url, { signal: controller.signal });
-    await vi.waitFor(() => expect(seen).toHaveLength(1));
-    controller.abort(reason);
-    await expect(pending).rejects.toBe(reason);
+    const call = track(fetch(url, { signal: controller.signal }));
+    // The first 503 arrived and the 30 s backoff is armed.
+    await eventually(() => expect(clock.pending).toBe(1));
     expect(seen).toHaveLength(1);
+    controller.abort(reason);
+    await expect(call.promise).rejects.toBe(reason);
+    expect(seen).toHaveLength(1);
+    expect(clock.pending).toBe(0);
   });
 
   it('an already-aborted signal sends nothing', async () => {

@@ -2,7 +2,7 @@
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { pipeline } from '../../src/core/pipeline.js';
 import { bulkhead, type Bulkhead } from '../../src/bulkhead/index.js';
 import { circuitBreaker } from '../../src/circuit-breaker/index.js';
@@ -12,7 +12,7 @@ import { guard as fastifyGuard, requestSignal as fastifySignal } from '../../src
 import { resilientFetch } from '../../src/http/fetch.js';
 import { TestClock } from '../../src/testing/index.js';
 import { timeout } from '../../src/timeout/index.js';
-import { abandon, delay, listen, request, seeded, type Running } from './servers.js';
+import { abandon, delay, eventually, listen, request, seeded, type Running } from './servers.js';
 
 const running: Running[] = [];
 const apps: FastifyInstance[] = [];
@@ -82,10 +82,11 @@ describe('load shedding with a real bulkhead', () => {
       res.end('b');
     });
     const outcomes = await storm(await serveExpress(app), random);
-    await vi.waitFor(() => expect([shed.active, shed.queued]).toEqual([0, 0]), { timeout: 5000 });
+    await eventually(() => expect([shed.active, shed.queued]).toEqual([0, 0]));
     expect(handlerCalls).toBe(counts.admitted);
     expect(maxInHandler).toBeLessThanOrEqual(10);
     const answered = outcomes.filter((o): o is number => typeof o === 'number');
+    expect(answered.length).toBeGreaterThan(0);
     expect(answered.every((s) => s === 200 || s === 503)).toBe(true);
     expect(answered.filter((s) => s === 503).length).toBeLessThanOrEqual(counts.rejected);
     expect(counts.admitted).toBeGreaterThan(0);
@@ -109,9 +110,11 @@ describe('load shedding with a real bulkhead', () => {
       }, Math.floor(random() * 20));
     });
     const outcomes = await storm(await serveFastify(app), random);
-    await vi.waitFor(() => expect([shed.active, shed.queued]).toEqual([0, 0]), { timeout: 5000 });
+    await eventually(() => expect([shed.active, shed.queued]).toEqual([0, 0]));
     expect(handlerCalls).toBe(counts.admitted);
+    expect(counts.admitted).toBeGreaterThan(0);
     const answered = outcomes.filter((o): o is number => typeof o === 'number');
+    expect(answered.length).toBeGreaterThan(0);
     expect(answered.every((s) => s === 200 || s === 503)).toBe(true);
   });
 
@@ -124,15 +127,16 @@ describe('load shedding with a real bulkhead', () => {
     });
     const url = await serveExpress(app);
     const first = request(url);
-    await vi.waitFor(() => expect(shed.active).toBe(1));
+    await eventually(() => expect(shed.active).toBe(1));
     const second = await request(url);
     expect(second).toMatchObject({ status: 503, body: '{"error":"ERR_BULKHEAD_FULL","message":"Server is at capacity"}' });
     expect(second.headers['retry-after']).toBeUndefined();
     finish();
     expect((await first).body).toBe('done');
-    await vi.waitFor(() => expect(shed.active).toBe(0));
+    await eventually(() => expect(shed.active).toBe(0));
   });
   it('a request whose deadline passes while queued leaves the queue with 503 and never reaches the handler', async () => {
+    const clock = new TestClock();
     const shed = bulkhead({ maxConcurrent: 1, maxQueue: 5 });
     const seen: string[] = [];
     let finish!: () => void;
@@ -141,21 +145,24 @@ describe('load shedding with a real bulkhead', () => {
       seen.push('slow');
       finish = () => res.end('slow done');
     });
-    app.get('/deadline', expressGuard(pipeline(timeout(100), shed)), (_req, res) => {
+    app.get('/deadline', expressGuard(pipeline(timeout(100, { clock }), shed)), (_req, res) => {
       seen.push('deadline');
       res.end('fast');
     });
     const url = await serveExpress(app);
     const slow = request(`${url}/slow`);
-    await vi.waitFor(() => expect(shed.active).toBe(1));
+    await eventually(() => expect(shed.active).toBe(1));
     const queued = request(`${url}/deadline`);
-    await vi.waitFor(() => expect(shed.queued).toBe(1));
+    await eventually(() => expect(shed.queued).toBe(1));
+    await clock.advance(99);
+    expect(shed.queued).toBe(1);
+    await clock.advance(1);
     expect(await queued).toMatchObject({ status: 503, body: '{"error":"ERR_TIMEOUT","message":"Request timed out"}' });
     expect(shed.queued).toBe(0);
     finish();
     expect((await slow).body).toBe('slow done');
     expect(seen).toEqual(['slow']);
-    await vi.waitFor(() => expect(shed.active).toBe(0));
+    await eventually(() => expect(shed.active).toBe(0));
   });
 });
 
@@ -239,7 +246,8 @@ describe('a service guarding itself and calling a flaky downstream', () => {
   it('an open breaker on the outbound side surfaces as 503 with Retry-After through guard', async () => {
     const downstream = await listen((_req, res) => res.writeHead(503).end());
     running.push(downstream);
-    const breaker = circuitBreaker({ halfOpenAfterMs: 5000, consecutiveFailures: 2 });
+    const clock = new TestClock();
+    const breaker = circuitBreaker({ halfOpenAfterMs: 5000, consecutiveFailures: 2, clock });
     const callDownstream = resilientFetch(breaker);
     const app = express();
     // Outbound: the route calls the downstream through the breaker. Inbound: /breaker is guarded by it.
@@ -255,7 +263,7 @@ describe('a service guarding itself and calling a flaky downstream', () => {
     const rejected = await request(`${url}/breaker`);
     expect(rejected.status).toBe(503);
     expect(rejected.body).toBe('{"error":"ERR_CIRCUIT_OPEN","message":"Service unavailable"}');
-    expect(Number(rejected.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-    expect(Number.isInteger(Number(rejected.headers['retry-after']))).toBe(true);
+    // No virtual time passed since the breaker opened: all of halfOpenAfterMs is left.
+    expect(rejected.headers['retry-after']).toBe('5');
   });
 });

@@ -2,6 +2,7 @@
 // agent, so nothing lingers once a test is over).
 import http, { type IncomingHttpHeaders, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { vi } from 'vitest';
 import type { Policy } from '../../src/core/policy.js';
 import type { ExecutionContext } from '../../src/core/context.js';
 import { BulkheadFullError } from '../../src/core/errors.js';
@@ -48,10 +49,11 @@ export function request(url: string, options: { method?: string; headers?: Recor
 }
 
 /**
- * Sends a request and destroys the connection: before any response (`afterMs` elapsed) or as
- * soon as the first body chunk arrived (`'mid-response'`). Resolves when the socket is closed.
+ * Sends a request and destroys the connection: before any response (`afterMs` elapsed, or once
+ * `after` settled), or as soon as the first body chunk arrived (`'mid-response'`). Resolves
+ * when the socket is closed.
  */
-export function abandon(url: string, when: { afterMs: number } | 'mid-response'): Promise<void> {
+export function abandon(url: string, when: { afterMs: number } | { after: Promise<unknown> } | 'mid-response'): Promise<void> {
   return new Promise((resolve) => {
     const req = http.request(url, { agent: false }, (res) => {
       res.once('data', () => req.destroy());
@@ -60,7 +62,11 @@ export function abandon(url: string, when: { afterMs: number } | 'mid-response')
     });
     req.on('error', () => {});
     req.on('close', () => resolve());
-    if (when !== 'mid-response') setTimeout(() => req.destroy(), when.afterMs);
+    const destroy = (): void => void req.destroy();
+    if (when !== 'mid-response') {
+      if ('after' in when) when.after.then(destroy, destroy);
+      else setTimeout(destroy, when.afterMs);
+    }
     req.end();
   });
 }
@@ -111,3 +117,11 @@ export function seeded(seed: number): () => number {
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits until `assertion` holds. Real sockets take as long as a loaded machine needs, so the
+ * limit is generous: a test waits for a state, it never asserts how fast the state came.
+ */
+export function eventually(assertion: () => void): Promise<void> {
+  return vi.waitFor(assertion, { timeout: 15_000, interval: 5 });
+}

@@ -17,6 +17,21 @@ describe('the ESM and the CJS build loaded together', () => {
     expect(new cjs.CircuitIsolatedError()).toBeInstanceOf(esm.CircuitOpenError);
   });
 
+  it('recognise each other\'s HttpStatusError, which neither counts as a breakwater error', async () => {
+    ensureBuilt();
+    const esm = (await import('breakwater/fetch')) as unknown as typeof import('../../src/http/fetch.js');
+    const cjs = createRequire(`${projectRoot}/package.json`)('breakwater/fetch') as typeof import('../../src/http/fetch.js');
+    const core = createRequire(`${projectRoot}/package.json`)('breakwater') as typeof import('../../src/index.js');
+    expect(esm.HttpStatusError).not.toBe(cjs.HttpStatusError);
+    const fromCjs = new cjs.HttpStatusError(new Response(null, { status: 503 }), undefined);
+    expect(fromCjs).toBeInstanceOf(esm.HttpStatusError);
+    expect(new esm.HttpStatusError(new Response(null, { status: 502 }), 10)).toBeInstanceOf(cjs.HttpStatusError);
+    expect(fromCjs.name).toBe('HttpStatusError');
+    expect(core.isBreakwaterError(fromCjs)).toBe(false);
+    expect(core.isFastRefusal(fromCjs)).toBe(false);
+    expect(new core.TimeoutError(1)).not.toBeInstanceOf(esm.HttpStatusError);
+  });
+
   it('compose policies from both builds in one pipeline', async () => {
     ensureBuilt();
     const esm = (await import('breakwater')) as unknown as typeof import('../../src/index.js');

@@ -90,6 +90,19 @@ describe('rateLimiter', () => {
     expect(limiter.tryAcquire()).toBe(true);
   });
 
+  it('a full bucket honours its burst at a fractional token period (capacity 2 and 3, rate 7, 115 ms in)', () => {
+    for (const capacity of [2, 3]) {
+      const clock = new TestClock();
+      const limiter = rateLimiter({ capacity, refillPerSecond: 7, clock });
+      clock.jump(115);
+      for (let k = 1; k <= capacity; k++) {
+        expect(limiter.tryAcquire(), `grant ${k} of ${capacity}`).toBe(true);
+        expect(limiter.available).toBe(capacity - k);
+      }
+      expect(limiter.tryAcquire()).toBe(false);
+    }
+  });
+
   it('regression rlf#286: rejected requests take no tokens', async () => {
     const clock = new TestClock();
     const limiter = rateLimiter({ capacity: 3, refillPerSecond: 1, clock });

@@ -1,6 +1,6 @@
-// Property tests for the invariants of /work/shared/research/peer-failure-modes.md that had no
-// property test of their own: TB4 (time to grant), TO1–TO4 (timeout) and RT1–RT4 (retry).
-// docs/failure-modes.md maps every invariant to the test proving it.
+// Property tests for the invariants of docs/failure-modes.md that had no property test of their
+// own: TB4 (time to grant), TO1–TO4 (timeout) and RT1–RT4 (retry). docs/failure-modes.md maps
+// every invariant to the test proving it.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {

@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { constantBackoff, exponentialBackoff, retry, type RetryEvent } from '../../src/index.js';
+import {
+  BulkheadFullError,
+  circuitBreaker,
+  CircuitIsolatedError,
+  CircuitOpenError,
+  ConcurrencyLimitError,
+  constantBackoff,
+  exponentialBackoff,
+  pipeline,
+  RateLimitedError,
+  RateLimiterUnavailableError,
+  retry,
+  TimeoutError,
+  type RetryEvent,
+} from '../../src/index.js';
 import { TestClock } from '../../src/testing/index.js';
 import { flush, getEventListeners, track } from '../helpers.js';
 
@@ -29,8 +43,8 @@ describe('retry', () => {
         return 'third time';
       }),
     );
-    // A zero delay takes no time but yields one event-loop turn per retry.
-    for (let i = 0; i < 4; i++) await flush();
+    // A zero delay takes no time but yields through a 0 ms timer of the clock.
+    await clock.advance(0);
     expect(call.value).toBe('third time');
     expect(attempts).toEqual([1, 2, 3]);
   });
@@ -215,11 +229,14 @@ describe('retry', () => {
   });
 
   it('keeps no listener on the caller signal after 10,000 calls', async () => {
+    const clock = new TestClock();
     const controller = new AbortController();
-    const policy = retry({ maxRetries: 1, backoff: constantBackoff(0) });
+    const policy = retry({ maxRetries: 1, backoff: constantBackoff(0), clock });
     let n = 0;
     for (let i = 0; i < 10_000; i++) {
-      await policy.execute(() => (n++ % 2 === 0 ? Promise.reject(new Error('odd')) : 'ok'), { signal: controller.signal });
+      const call = policy.execute(() => (n++ % 2 === 0 ? Promise.reject(new Error('odd')) : 'ok'), { signal: controller.signal });
+      await clock.advance(0);
+      await call;
     }
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
@@ -240,6 +257,138 @@ describe('retry', () => {
 
   it('throws a TypeError when options are missing', () => {
     expect(() => retry(undefined as never)).toThrow(TypeError);
+  });
+});
+
+describe('zero delays go through the clock', () => {
+  it('runs 10,000 zero-delay attempts when the test only drives the clock, all before a 1 ms timer', async () => {
+    const clock = new TestClock();
+    const errors: Error[] = [];
+    const call = track(
+      retry({ maxRetries: 9_999, backoff: constantBackoff(0), clock }).execute(() => {
+        const error = new Error(`attempt ${errors.length + 1}`);
+        errors.push(error);
+        throw error;
+      }),
+    );
+    let attemptsBy1Ms = -1;
+    clock.setTimeout(() => (attemptsBy1Ms = errors.length), 1);
+    await clock.advance(1);
+    // Every attempt is a 0 ms timer: all are due before the 1 ms one, and none escapes the clock.
+    expect(attemptsBy1Ms).toBe(10_000);
+    expect(call.error).toBe(errors[9_999]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('interleaves two zero-delay retries in the clock\'s order (ties in creation order)', async () => {
+    const clock = new TestClock();
+    const log: string[] = [];
+    const policy = retry({ maxRetries: 3, backoff: constantBackoff(0), clock });
+    const a = track(policy.execute((ctx) => Promise.reject(new Error(`a${ctx.attempt}`)).catch((e: Error) => { log.push(e.message); throw e; })));
+    const b = track(policy.execute((ctx) => Promise.reject(new Error(`b${ctx.attempt}`)).catch((e: Error) => { log.push(e.message); throw e; })));
+    await clock.advance(0);
+    expect(log).toEqual(['a1', 'b1', 'a2', 'b2', 'a3', 'b3', 'a4', 'b4']);
+    expect([a.status, b.status]).toEqual(['rejected', 'rejected']);
+  });
+
+  it('an abort during a zero-delay wait stops an endless retry and removes its timer', async () => {
+    const clock = new TestClock();
+    const controller = new AbortController();
+    const reason = new Error('caller left');
+    let calls = 0;
+    const call = track(
+      retry({ maxRetries: Infinity, backoff: constantBackoff(0), clock }).execute(
+        () => {
+          // Created before the retry's own 0 ms timer: it fires while the retry waits.
+          if (++calls === 5_000) clock.setTimeout(() => controller.abort(reason), 0);
+          throw new Error('down');
+        },
+        { signal: controller.signal },
+      ),
+    );
+    await clock.advance(0);
+    expect(call.error).toBe(reason);
+    expect(calls).toBe(5_000);
+    expect(clock.pending).toBe(0);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('default handle', () => {
+  it('an open breaker inside a retry fails fast: CircuitOpenError at once, no sleep', async () => {
+    const clock = new TestClock();
+    const openBreaker = circuitBreaker({ halfOpenAfterMs: 3000, consecutiveFailures: 1, clock });
+    await openBreaker.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+    expect(openBreaker.state).toBe('open');
+    let calls = 0;
+    const call = track(
+      pipeline(retry({ maxRetries: 2, clock }), openBreaker).execute(() => {
+        calls++;
+        return 'never';
+      }),
+    );
+    await flush();
+    expect(call.error).toBeInstanceOf(CircuitOpenError);
+    expect(calls).toBe(0);
+    expect(clock.pending).toBe(0);
+    expect(clock.now()).toBe(0);
+  });
+
+  it.each([
+    ['CircuitOpenError', () => CircuitOpenError.fast(10)],
+    ['CircuitIsolatedError', () => CircuitIsolatedError.fast()],
+    ['BulkheadFullError', () => BulkheadFullError.fast()],
+    ['ConcurrencyLimitError', () => ConcurrencyLimitError.fast()],
+    ['RateLimitedError', () => RateLimitedError.fast(10)],
+    ['RateLimiterUnavailableError', () => RateLimiterUnavailableError.fast()],
+  ])('does not retry a %s', async (_name, make) => {
+    const clock = new TestClock();
+    const refusal = make();
+    let calls = 0;
+    const call = track(
+      retry({ maxRetries: 2, backoff: constantBackoff(1), clock }).execute(() => {
+        calls++;
+        throw refusal;
+      }),
+    );
+    await clock.advance(100);
+    expect(call.error).toBe(refusal);
+    expect(calls).toBe(1);
+  });
+
+  it.each([
+    ['TimeoutError', () => new TimeoutError(5)],
+    ['a user error', () => new Error('boom')],
+    ['a thrown string', () => 'boom'],
+    ['undefined', () => undefined],
+    ['an object with a foreign code', () => ({ code: 'ERR_CIRCUIT_OPEN' })],
+  ])('retries %s', async (_name, make) => {
+    const clock = new TestClock();
+    const error = make();
+    let calls = 0;
+    const call = track(
+      retry({ maxRetries: 2, backoff: constantBackoff(1), clock }).execute(() => {
+        calls++;
+        throw error;
+      }),
+    );
+    await clock.advance(100);
+    expect(call.status).toBe('rejected');
+    expect(call.error).toBe(error);
+    expect(calls).toBe(3);
+  });
+
+  it('handle opts back in: waiting out an open breaker sleeps its retryAfterMs', async () => {
+    const clock = new TestClock();
+    const breaker = circuitBreaker({ halfOpenAfterMs: 3000, consecutiveFailures: 1, clock });
+    await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => {});
+    const call = track(
+      pipeline(retry({ maxRetries: 1, backoff: constantBackoff(0), handle: () => true, clock }), breaker).execute(() => 'recovered'),
+    );
+    await clock.advance(2999);
+    expect(call.status).toBe('pending');
+    await clock.advance(1);
+    expect(call.value).toBe('recovered');
   });
 });
 

@@ -1,5 +1,6 @@
 import * as client from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { adaptiveConcurrency, aimdLimit } from '../../src/adaptive/index.js';
 import { bulkhead } from '../../src/bulkhead/index.js';
 import { circuitBreaker } from '../../src/circuit-breaker/index.js';
 import { RateLimitedError, pipeline } from '../../src/index.js';
@@ -109,5 +110,36 @@ describe('gauges of the real circuit breaker, bulkhead and rate limiter', () => 
     expect(g.value('breakwater.rate_limiter.available', 'breakwater_rate_limiter_available', 'rl')).toEqual({ otel: 3, prom: 3 });
     expect(sample(g.s, 'breakwater_calls_total', { policy: 'bh', outcome: 'success' })).toBe(4);
     expect(pointValue(g.m, 'breakwater.calls', { 'breakwater.policy': 'rl', 'breakwater.outcome': 'success' })).toBe(4);
+  });
+
+  it('adaptive concurrency limit, active and queued follow the limit as it moves', async () => {
+    const estimator = aimdLimit({ initialLimit: 2, minLimit: 1, maxLimit: 4 });
+    const ac = adaptiveConcurrency({ limit: estimator, maxQueue: 5, name: 'ac' });
+    const otel = otelHarness();
+    const registry = new client.Registry();
+    instrumentOtel(ac, { meter: otel.meter });
+    instrumentPrometheus(ac, { client, registry });
+    const names = (k: string) => [`breakwater.concurrency.${k}`, `breakwater_concurrency_${k}`] as const;
+
+    let g = await gauges(otel, registry);
+    expect(g.value(...names('limit'), 'ac')).toEqual({ otel: 2, prom: 2 });
+    expect(g.value(...names('active'), 'ac')).toEqual({ otel: 0, prom: 0 });
+
+    const gates = [0, 1, 2, 3].map(() => deferred<void>());
+    const calls = gates.map((gate) => track(ac.execute(() => gate.promise)));
+    await new Promise((resolve) => setImmediate(resolve));
+    g = await gauges(otel, registry);
+    expect(g.value(...names('active'), 'ac')).toEqual({ otel: 2, prom: 2 });
+    expect(g.value(...names('queued'), 'ac')).toEqual({ otel: 2, prom: 2 });
+
+    gates[1]!.resolve(); // admitted with 2 in flight: 2 × 2 >= 2 → the limit grows to 3, one more runs
+    await new Promise((resolve) => setImmediate(resolve));
+    g = await gauges(otel, registry);
+    expect(g.value(...names('limit'), 'ac')).toEqual({ otel: 3, prom: 3 });
+    expect(g.value(...names('active'), 'ac')).toEqual({ otel: 3, prom: 3 });
+    expect(g.value(...names('queued'), 'ac')).toEqual({ otel: 0, prom: 0 });
+    for (const gate of gates) gate.resolve();
+    await Promise.all(calls.map((c) => c.promise));
+    expect(sample((await gauges(otel, registry)).s, 'breakwater_calls_total', { policy: 'ac', outcome: 'success' })).toBe(4);
   });
 });

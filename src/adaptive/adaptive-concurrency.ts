@@ -1,0 +1,314 @@
+import { systemClock, type Clock } from '../core/clock.js';
+import { ConcurrencyGate } from '../core/concurrency-gate.js';
+import type { Next, Scope } from '../core/scope.js';
+import {
+  BulkheadFullError,
+  CircuitOpenError,
+  ConcurrencyLimitError,
+  RateLimitedError,
+  TimeoutError,
+} from '../core/errors.js';
+import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { safeTest, type ErrorFilter } from '../core/handle.js';
+import { PolicyBase, RUN } from '../core/policy.js';
+import { rejectSoon } from '../core/reject.js';
+import {
+  checkClock,
+  checkName,
+  checkNumber,
+  checkOptionsObject,
+  describeValue,
+  optionalFunction,
+  optionalNumber,
+  optionNames,
+} from '../core/validate.js';
+import { gradient2Limit } from './gradient2.js';
+import type { Limit } from './limit.js';
+import { windowedLimit } from './windowed.js';
+
+export interface AdaptiveConcurrencyOptions {
+  /** The estimator that sets the limit (default `windowedLimit(gradient2Limit())`). */
+  limit?: Limit | undefined;
+  /** Callers allowed to wait for a slot (default 0: reject at once at the limit). Infinity = unbounded. */
+  maxQueue?: number | undefined;
+  /** Longest wait in the queue; then `ConcurrencyLimitError`. Needs `maxQueue > 0`. */
+  queueTimeoutMs?: number | undefined;
+  /**
+   * Which failures are drops (a loss signal for the estimator). Default: `TimeoutError`, the
+   * library's overload refusals from inner policies (breaker open, bulkhead or concurrency limit
+   * full, rate limited) and an HTTP 429 or 503 from `breakwater/fetch`.
+   */
+  isDrop?: ErrorFilter | undefined;
+  clock?: Clock | undefined;
+  name?: string | undefined;
+}
+
+const ADAPTIVE_CONCURRENCY_OPTIONS = optionNames<AdaptiveConcurrencyOptions>({ limit: true, maxQueue: true, queueTimeoutMs: true, isDrop: true, clock: true, name: true });
+
+export interface AdaptiveConcurrencyEvents {
+  /** A call ran and succeeded; `durationMs` counts from arrival (queue wait included). */
+  success: SuccessEvent;
+  /** A call ran and failed; `durationMs` counts from arrival (queue wait included). */
+  failure: FailureEvent;
+  /** At the limit with a full queue, or a caller waited `queueTimeoutMs` without a slot. */
+  rejected: RejectedEvent;
+  /** The limit changed (`from` and `to` are the integer limits). */
+  limitChange: LimitChangeEvent;
+}
+
+export const ADAPTIVE_CONCURRENCY_EVENTS = eventNames<AdaptiveConcurrencyEvents>({
+  success: true,
+  failure: true,
+  rejected: true,
+  limitChange: true,
+});
+
+export interface LimitChangeEvent {
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface AdaptiveConcurrencyStats {
+  readonly limit: number;
+  readonly active: number;
+  readonly queued: number;
+  /** Cumulative count of `ConcurrencyLimitError` rejections (full queue and queue timeouts). */
+  readonly rejected: number;
+}
+
+/**
+ * Failures that say "the downstream is overloaded": they cut the limit like a lost packet cuts
+ * a TCP window. Structural for HTTP statuses, so this file needs nothing from `src/http`.
+ */
+export const isOverloadError: ErrorFilter = (error) => {
+  if (
+    error instanceof TimeoutError ||
+    error instanceof BulkheadFullError ||
+    error instanceof RateLimitedError ||
+    error instanceof CircuitOpenError
+  ) {
+    return true;
+  }
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, status } = error as { code?: unknown; status?: unknown };
+  return code === 'ERR_HTTP_STATUS' && (status === 429 || status === 503);
+};
+
+/**
+ * A bulkhead whose size follows the downstream: admits while `active < limit`, queues (FIFO)
+ * or refuses with `ConcurrencyLimitError` beyond it, and reports every call it ran to the
+ * estimator (`limit`), which moves the limit.
+ */
+export function adaptiveConcurrency(options?: AdaptiveConcurrencyOptions): AdaptiveConcurrency {
+  const opts = checkOptionsObject('adaptiveConcurrency', options, false, ADAPTIVE_CONCURRENCY_OPTIONS);
+  const limit = opts['limit'] === undefined ? windowedLimit(gradient2Limit()) : checkLimit(opts['limit']);
+  const maxQueue = optionalNumber('maxQueue', opts['maxQueue'], 0, { min: 0, integer: true, infinite: true });
+  let queueTimeoutMs: number | undefined;
+  if (opts['queueTimeoutMs'] !== undefined) {
+    queueTimeoutMs = checkNumber('queueTimeoutMs', opts['queueTimeoutMs'], { above: 0, infinite: true });
+    if (maxQueue === 0) {
+      throw new RangeError(
+        `breakwater: option "queueTimeoutMs" (${queueTimeoutMs}) needs "maxQueue" > 0, received maxQueue 0`,
+      );
+    }
+    // An infinite wait limit is no limit: no deadline, no timer.
+    if (queueTimeoutMs === Infinity) queueTimeoutMs = undefined;
+  }
+  const isDrop = optionalFunction<ErrorFilter>('isDrop', opts['isDrop']) ?? isOverloadError;
+  checkClock(opts['clock']);
+  return new AdaptiveConcurrency(
+    limit,
+    maxQueue,
+    queueTimeoutMs,
+    isDrop,
+    (opts['clock'] as Clock | undefined) ?? systemClock,
+    checkName(opts['name'], 'adaptive-concurrency'),
+  );
+}
+
+function checkLimit(value: unknown): Limit {
+  const candidate = value as Partial<Limit> | null;
+  if (
+    typeof candidate !== 'object' ||
+    candidate === null ||
+    typeof candidate.onSample !== 'function' ||
+    typeof candidate.limit !== 'number' ||
+    !(candidate.limit >= 1)
+  ) {
+    throw new TypeError(
+      `breakwater: option "limit" must be a Limit (gradient2Limit(), vegasLimit(), aimdLimit() or an object with a numeric limit ≥ 1 and onSample), received ${describeValue(value)}`,
+    );
+  }
+  if (candidate.subscribe !== undefined && typeof candidate.subscribe !== 'function') {
+    throw new TypeError('breakwater: option "limit" has a subscribe that is not a function');
+  }
+  return value as Limit;
+}
+
+/** Built without a stack trace: under overload, queue timeouts are a hot rejection path. */
+function queueTimeoutError(ms: number): ConcurrencyLimitError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new ConcurrencyLimitError(`Concurrency limit queue wait exceeded ${ms} ms`);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/** The sample handed to the estimator, reused for every call (see `Limit.onSample`). */
+interface MutableSample {
+  rttMs: number;
+  inflight: number;
+  dropped: boolean;
+  startMs: number;
+}
+
+export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
+  readonly kind = 'adaptive-concurrency';
+  protected readonly eventNames = ADAPTIVE_CONCURRENCY_EVENTS;
+  private rejectedCount = 0;
+  private readonly gate: ConcurrencyGate;
+  /**
+   * The integer limit as last seen, to tell a change (and its direction). For a subscribed
+   * source it is what the gate admits against: a plain field is cheaper to read on every call
+   * than the estimator's getters.
+   */
+  private readonly mirror: { limit: number };
+  /** False when `source` can be subscribed to: then it tells us of changes itself. */
+  private readonly polls: boolean;
+  private readonly sample: MutableSample = { rttMs: 0, inflight: 0, dropped: false, startMs: 0 };
+
+  /** @internal Use `adaptiveConcurrency()`, which validates the options. */
+  constructor(
+    private readonly source: Limit,
+    readonly maxQueue: number,
+    readonly queueTimeoutMs: number | undefined,
+    private readonly isDrop: ErrorFilter,
+    private readonly clock: Clock,
+    name: string,
+  ) {
+    super(name);
+    this.mirror = { limit: source.limit };
+    this.polls = typeof source.subscribe !== 'function';
+    this.gate = new ConcurrencyGate(this.polls ? source : this.mirror, maxQueue, queueTimeoutMs, clock, () => {
+      const error = queueTimeoutError(this.queueTimeoutMs!);
+      this.reject(error);
+      return error;
+    });
+    if (!this.polls) source.subscribe!(this.limitChanged);
+  }
+
+  /** The current limit: calls of `fn` admitted at once. */
+  get limit(): number {
+    return this.source.limit;
+  }
+
+  /** Calls of `fn` in flight (slots taken). After the limit shrinks it may exceed `limit` for a while. */
+  get active(): number {
+    return this.gate.active;
+  }
+
+  /** Callers waiting for a slot. */
+  get queued(): number {
+    return this.gate.queued;
+  }
+
+  get stats(): AdaptiveConcurrencyStats {
+    return { limit: this.source.limit, active: this.gate.active, queued: this.gate.queued, rejected: this.rejectedCount };
+  }
+
+  /** @internal */
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
+    if (ctx.aborted) return Promise.reject(ctx.reason);
+    const gate = this.gate;
+    if (gate.tryAcquire()) return this.run(ctx, next, undefined);
+    if (!gate.hasRoom) {
+      const error = ConcurrencyLimitError.fast();
+      this.reject(error);
+      return rejectSoon(error);
+    }
+    const arrivedAt = this.events.wantsOutcome() ? this.clock.now() : undefined;
+    // Chained in the caller's own promise chain: `fn` runs in the caller's async context
+    // (AsyncLocalStorage) even though another call's completion admits it.
+    return gate.enqueue(ctx).then(() => {
+      if (ctx.aborted) {
+        // Aborted between admission and this tick: hand the slot on, never start `fn`.
+        gate.release();
+        throw ctx.reason;
+      }
+      return this.run(ctx, next, arrivedAt);
+    });
+  }
+
+  /** Runs `fn` in a slot already taken; `arrivedAt` is set for a caller that waited. */
+  private run(ctx: Scope, next: Next, arrivedAt: number | undefined): Promise<unknown> {
+    const inflight = this.gate.active;
+    const startMs = this.clock.now();
+    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
+    return next(ctx).then(
+      (value) => {
+        this.settle(ctx, startMs, inflight, arrivedAt, false, undefined);
+        return value;
+      },
+      (error: unknown) => {
+        this.settle(ctx, startMs, inflight, arrivedAt, true, error);
+        throw error;
+      },
+    );
+  }
+
+  private settle(
+    ctx: Scope,
+    startMs: number,
+    inflight: number,
+    arrivedAt: number | undefined,
+    failed: boolean,
+    error: unknown,
+  ): void {
+    const endMs = this.clock.now();
+    // A caller that gave up (or a cancelled hedge attempt) may have cut `fn` short: its RTT says nothing about the downstream.
+    if (!ctx.withdrawn) {
+      const sample = this.sample;
+      sample.rttMs = endMs - startMs;
+      sample.inflight = inflight;
+      sample.dropped = failed && safeTest(this.isDrop, error);
+      sample.startMs = startMs;
+      try {
+        this.source.onSample(sample);
+      } catch {
+        // A custom Limit that throws must not change the outcome nor keep the slot.
+      }
+      if (this.polls) this.checkLimit();
+    }
+    // After the sample: a limit that just shrank is not refilled by this slot.
+    this.gate.release();
+    if (this.events.wantsOutcome()) {
+      const durationMs = endMs - (arrivedAt ?? startMs);
+      if (!failed) {
+        if (this.events.wants('success')) this.events.emit('success', { durationMs });
+      } else if (this.events.wants('failure')) {
+        this.events.emit('failure', { durationMs, error });
+      }
+    }
+  }
+
+  private checkLimit(): void {
+    const now = this.source.limit;
+    if (now !== this.mirror.limit) this.limitChanged(now);
+  }
+
+  private readonly limitChanged = (to: number): void => {
+    const from = this.mirror.limit;
+    if (to === from) return;
+    this.mirror.limit = to;
+    // A limit that grows admits waiters into the new slots now, not at the next release.
+    if (to > from) this.gate.grew();
+    if (this.events.wants('limitChange')) this.events.emit('limitChange', { from, to });
+  };
+
+  private reject(error: ConcurrencyLimitError): void {
+    this.rejectedCount++;
+    if (this.events.wants('rejected')) this.events.emit('rejected', { reason: 'concurrency-limit', error });
+  }
+}

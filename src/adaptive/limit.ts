@@ -1,0 +1,155 @@
+// What every limit estimator shares: the sample it learns from, the integer limit it publishes,
+// and change notification. The estimators themselves (gradient2, vegas, aimd) are pure: they
+// read no clock and hold no timer, so they can be driven by hand, in a test or a simulator.
+
+/** One settled call, as a limiter reports it to its estimator. */
+export interface LimitSample {
+  /** Round-trip time: from admission to settle, in milliseconds. */
+  readonly rttMs: number;
+  /** Calls in flight when this one was admitted, itself included. */
+  readonly inflight: number;
+  /** The call was dropped: it timed out or was refused for overload (a loss signal). */
+  readonly dropped: boolean;
+  /**
+   * When the call was admitted, in milliseconds on the limiter's clock. Optional; only a
+   * time-windowed estimator (`windowedLimit`) uses it.
+   */
+  readonly startMs?: number | undefined;
+}
+
+/** A concurrency limit estimated from samples (a pure estimator, usable alone). */
+export interface Limit {
+  /** The current limit: an integer ≥ 1. */
+  readonly limit: number;
+  /**
+   * Learns from one settled call. Never throws for an odd sample: it ignores it. The sample
+   * object is only valid during the call (a limiter may reuse it for the next one): copy
+   * what you keep.
+   */
+  onSample(sample: LimitSample): void;
+  /**
+   * Calls `listener(limit)` after each change of `limit`; the result unsubscribes. Optional: a
+   * limiter polls `limit` after each sample it reports when a Limit cannot be subscribed to.
+   */
+  subscribe?(listener: (limit: number) => void): () => void;
+}
+
+export type LimitListener = (limit: number) => void;
+
+/** The integer limit, published to subscribers on change only. */
+export abstract class LimitBase implements Limit {
+  private current: number;
+  private listeners: readonly LimitListener[] = [];
+
+  protected constructor(initialLimit: number) {
+    this.current = initialLimit;
+  }
+
+  get limit(): number {
+    return this.current;
+  }
+
+  abstract onSample(sample: LimitSample): void;
+
+  subscribe(listener: LimitListener): () => void {
+    if (typeof listener !== 'function') {
+      throw new TypeError(`breakwater: subscribe(listener) needs a function, received ${typeof listener}`);
+    }
+    // Copy-on-write: a notification in progress keeps iterating the list it started with.
+    this.listeners = [...this.listeners, listener];
+    let subscribed = true;
+    return () => {
+      if (!subscribed) return;
+      subscribed = false;
+      const index = this.listeners.indexOf(listener);
+      if (index !== -1) this.listeners = this.listeners.filter((_, i) => i !== index);
+    };
+  }
+
+  protected setLimit(next: number): void {
+    if (next === this.current) return;
+    this.current = next;
+    for (const listener of this.listeners) {
+      try {
+        listener(next);
+      } catch {
+        // A listener that throws must not stop the estimator nor the other listeners.
+      }
+    }
+  }
+}
+
+/** Largest RTT taken at face value (about 285 000 years): sums of a few stay finite. */
+const MAX_RTT_MS = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The sample's RTT when it carries latency information, else undefined: not a number, not
+ * positive (a call that took no measurable time says nothing about queueing), or infinite.
+ * Huge finite values are capped so that the estimators' sums stay finite.
+ */
+export function usableRtt(sample: LimitSample): number | undefined {
+  const rtt = sample.rttMs;
+  if (typeof rtt !== 'number' || !(rtt > 0) || rtt === Infinity) return undefined;
+  return rtt > MAX_RTT_MS ? MAX_RTT_MS : rtt;
+}
+
+/** The sample's in-flight count, or undefined when it is not a finite number ≥ 0. */
+export function usableInflight(sample: LimitSample): number | undefined {
+  const inflight = sample.inflight;
+  return typeof inflight === 'number' && inflight >= 0 && inflight !== Infinity ? inflight : undefined;
+}
+
+/**
+ * An exponential moving average with a warm-up: the first `warmup` samples give their
+ * arithmetic mean, later ones move the average by `2 / (window + 1)` of the difference
+ * (concurrency-limits ExpAvgMeasurement).
+ */
+export class ExpAvgMeasurement {
+  private current = 0;
+  private sum = 0;
+  private count = 0;
+  private readonly factor: number;
+
+  constructor(
+    window: number,
+    private readonly warmup: number,
+  ) {
+    this.factor = 2 / (window + 1);
+  }
+
+  get value(): number {
+    return this.current;
+  }
+
+  /** True while the first `warmup` samples are being averaged. */
+  get warmingUp(): boolean {
+    return this.count < this.warmup;
+  }
+
+  add(sample: number): number {
+    if (this.count < this.warmup) {
+      this.count++;
+      this.sum += sample;
+      this.current = this.sum / this.count;
+    } else {
+      this.current = this.current * (1 - this.factor) + sample * this.factor;
+    }
+    return this.current;
+  }
+
+  /** Replaces the average (during warm-up, the next sample recomputes the mean anyway). */
+  set(value: number): void {
+    this.current = value;
+  }
+}
+
+/**
+ * max(1, floor(log10(limit))): the step of Vegas' default thresholds and increments
+ * (concurrency-limits Log10RootIntFunction, a lookup table below 1000 in the reference).
+ */
+export function log10Root(limit: number): number {
+  // Counted, not computed: Math.log10 rounds up just below some powers of ten (10^15 − 1).
+  let digits = 0;
+  for (let power = 10; power <= limit && digits < 308; power *= 10) digits++;
+  return digits > 1 ? digits : 1;
+}
