@@ -221,28 +221,3 @@ export function checkClock(value: unknown): void {
 }
 
 export { show as describeValue };
-
-/** Edit distance, for suggesting the option a typo meant. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      row[j] = Math.min(above + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
-}
-
-/** An option name nobody reads is a typo until proven otherwise: TypeError naming the closest known one. */
-export function checkKnownOptions(kind: string, options: Record<string, unknown>, known: readonly string[]): void {
-  for (const option of Object.keys(options)) {
-    if (known.includes(option)) continue;
-    let closest = known[0]!;
-    for (const name of known) if (distance(option, name) < distance(option, closest)) closest = name;
-    throw new TypeError(`breakwater: ${kind} has no option "${option}" (did you mean "${closest}"?)`);
-  }
-}

@@ -1,18 +1,11 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { RateLimitedError, RateLimiterUnavailableError } from '../core/errors.js';
-import { EventHub, type Listener } from '../core/events.js';
+import { EventHub, checkEventName, eventNames, type Listener } from '../core/events.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { sleep } from '../core/sleep.js';
-import {
-  checkKnownOptions,
-  checkName,
-  checkOneOf,
-  checkOptionsObject,
-  describeValue,
-  optionalNumber,
-} from '../core/validate.js';
+import { checkName, checkOneOf, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
 import { KeyTable } from '../rate-limit/keyed-rate-limiter.js';
 import {
   checkTokens,
@@ -84,25 +77,32 @@ export interface RedisRateLimiterStats {
   readonly unavailable: boolean;
 }
 
-const KNOWN_OPTIONS = [
-  'client',
-  'capacity',
-  'refillPerSecond',
-  'maxWaitMs',
-  'prefix',
-  'redisTimeoutMs',
-  'onUnavailable',
-  'clock',
-  'name',
-] as const;
+const REDIS_RATE_LIMITER_OPTIONS = optionNames<RedisRateLimiterOptions>({
+  client: true,
+  capacity: true,
+  refillPerSecond: true,
+  maxWaitMs: true,
+  prefix: true,
+  redisTimeoutMs: true,
+  onUnavailable: true,
+  clock: true,
+  name: true,
+});
+
+const REDIS_RATE_LIMITER_EVENTS = eventNames<RedisRateLimiterEvents>({
+  success: true,
+  failure: true,
+  rejected: true,
+  unavailable: true,
+  recovered: true,
+});
 
 /** Keys the in-process fallback holds at most (the least recently used go first, like `keyedRateLimiter`). */
 const LOCAL_MAX_KEYS = 10_000;
 
 /** One token bucket per key, shared through Redis by every process that uses the same keys. */
 export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLimiter {
-  const opts = checkOptionsObject('redisRateLimiter', options, true);
-  checkKnownOptions('redisRateLimiter', opts, KNOWN_OPTIONS);
+  const opts = checkOptionsObject('redisRateLimiter', options, true, REDIS_RATE_LIMITER_OPTIONS);
   const runner = scriptRunner(opts['client']);
   const settings = readBucketSettings(opts);
   const prefix = opts['prefix'] === undefined ? 'breakwater:' : opts['prefix'];
@@ -306,8 +306,9 @@ export class RedisRateLimiter {
     return { rejected: this.rejectedCount + localRejected, fallbacks: this.fallbackCount, unavailable: !this.up };
   }
 
-  /** Subscribes to the events of every key; the returned function unsubscribes. */
+  /** Subscribes to the events of every key; the returned function unsubscribes. An unknown event name throws. */
   on<K extends keyof RedisRateLimiterEvents & string>(event: K, listener: Listener<RedisRateLimiterEvents[K]>): () => void {
+    checkEventName(`${this.kind} "${this.name}"`, event, REDIS_RATE_LIMITER_EVENTS);
     return this.events.on(event, listener);
   }
 
@@ -408,7 +409,7 @@ export class RedisRateLimiter {
    */
   localView(key: string): RateLimiter {
     const table = (this.local ??= new KeyTable(
-      new TokenBuckets({ ...this.settings, clock: this.timerClock }, 64),
+      new TokenBuckets({ ...this.settings, clock: this.timerClock }, 64, true),
       LOCAL_MAX_KEYS,
     ));
     return new RateLimiter(table, key, this.name, this.events as unknown as EventHub<RateLimiterEvents>);
@@ -427,6 +428,7 @@ function checkKey(key: unknown, method: string): void {
  */
 export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
   readonly kind = 'redis-rate-limiter';
+  protected readonly eventNames = REDIS_RATE_LIMITER_EVENTS;
   private remaining: number;
 
   /** @internal Use `redisRateLimiter().get(key)`. */
@@ -451,7 +453,8 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
     return this.remaining;
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  /** @internal */
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
     const owner = this.owner;
     const watching = this.events.wantsOutcome();
@@ -474,7 +477,7 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
   }
 
   /** Rejects as soon as the caller aborts; a token Redis grants after that goes back. */
-  private abortable(asked: Promise<Reply | undefined>, ctx: CallContext): Promise<Reply | undefined> {
+  private abortable(asked: Promise<Reply | undefined>, ctx: Scope): Promise<Reply | undefined> {
     return new Promise<Reply | undefined>((resolve, reject) => {
       let left = false;
       const detach = ctx.onAbort((reason) => {
@@ -492,7 +495,7 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
     });
   }
 
-  private fallBack(ctx: CallContext, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
+  private fallBack(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
     const owner = this.owner;
     owner.countFallback();
     switch (owner.onUnavailable) {
@@ -509,7 +512,7 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
     }
   }
 
-  private run(ctx: CallContext, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
+  private run(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
     // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
     const running = next(ctx);
     if (!watching) return running;

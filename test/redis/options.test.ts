@@ -36,11 +36,19 @@ describe('redisRateLimiter options', () => {
     [{ client: 'redis://localhost' }, /"client".*received "redis:\/\/localhost"/],
     [{ client: {} }, /"client" needs the methods evalsha and eval.*none of them/],
     [{ client: { eval: () => {} } }, /"client" needs the methods.*received an object with eval$/],
-    [{ redisTimeout: 50 }, /no option "redisTimeout" \(did you mean "redisTimeoutMs"\?\)/],
+    [{ redisTimeout: 50 }, /has no option "redisTimeout"; did you mean "redisTimeoutMs"\?/],
     [{ onUnavaliable: 'allow' }, /did you mean "onUnavailable"/],
   ])('%j → TypeError naming the option', (override, message) => {
     expect(() => redisRateLimiter({ ...base, ...(override as object) })).toThrow(TypeError);
     expect(() => redisRateLimiter({ ...base, ...(override as object) })).toThrow(message);
+  });
+
+  it('on(event) rejects an event it does not have, naming the closest one', () => {
+    const limiter = redisRateLimiter(base);
+    expect(() => limiter.on('rejcted' as never, () => {})).toThrow(/has no event "rejcted" \(did you mean "rejected"\?\)/);
+    expect(() => limiter.get('k').on('recoverd' as never, () => {})).toThrow(/did you mean "recovered"\?/);
+    const off = limiter.on('unavailable', () => {});
+    off();
   });
 
   it('needs an options object', () => {
