@@ -76,7 +76,7 @@ export function scriptRunner(client: unknown): ScriptRunner {
     return {
       ready,
       // The argument count is fixed: spell it out rather than spread on every decision.
-      run: (key, args) => redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!),
+      run: (key, args) => redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!),
       load: (key, args) => redis.eval(TOKEN_BUCKET_LUA, 1, key, ...args),
     };
   }

@@ -119,14 +119,17 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
   return new RedisRateLimiter(runner, settings, clock, prefix, redisTimeoutMs, onUnavailable, name);
 }
 
-/** The script's answer: [granted 0|1, wait or retryAfterMs, whole tokens left]. */
+/** The script's answer: [granted 0|1, wait or retryAfterMs, whole tokens available]. */
 type Reply = readonly [number, number, number];
 
 function asReply(value: unknown): Reply | undefined {
   if (!Array.isArray(value) || value.length !== 3) return undefined;
   const [granted, ms, left] = value as unknown[];
-  if (typeof granted !== 'number' || typeof ms !== 'number' || typeof left !== 'number') return undefined;
-  return value as unknown as Reply;
+  if (typeof granted !== 'number' || typeof left !== 'number') return undefined;
+  if (typeof ms === 'number') return value as unknown as Reply;
+  // A wait comes as a string: Redis hands a Lua number to the client truncated to an integer.
+  const waitMs = typeof ms === 'string' ? Number(ms) : NaN;
+  return waitMs >= 0 ? [granted, waitMs, left] : undefined;
 }
 
 /** Resolves to undefined: "Redis did not decide, `onUnavailable` does". */
@@ -210,7 +213,7 @@ export class RedisRateLimiter {
   /** @internal */ readonly events: EventHub<RedisRateLimiterEvents>;
   private readonly capacityArg: string;
   private readonly rateArg: string;
-  /** The script's ARGV[4] for `execute` (the configured wait; tryAcquire never waits) and ARGV[5]. */
+  /** The script's ARGV[4] for `execute`: the configured wait (tryAcquire never waits). */
   private readonly maxWaitArg: string;
   /** ARGV of the most common requests (one token, Redis TIME), the same every time: built once. */
   private readonly oneTokenArgs: { readonly waiting: string[]; readonly now: string[] } | undefined;
@@ -343,7 +346,6 @@ export class RedisRateLimiter {
       this.rateArg,
       String(tokens),
       waits ? this.maxWaitArg : '0',
-      this.maxWaitArg,
       this.bucketClock === undefined ? '' : String(this.bucketClock.now()),
     ];
   }

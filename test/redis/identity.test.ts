@@ -28,13 +28,6 @@ function outcomeOf(promise: Promise<unknown>): Promise<Outcome> {
   );
 }
 
-/** `actual`, with a refusal's retryAfterMs replaced by the expected one when they are ≤ 1 ms apart. */
-function withinOneMs(actual: unknown, expected: unknown): unknown {
-  const a = actual as { granted?: boolean; retryAfterMs?: number };
-  const e = expected as { granted?: boolean; retryAfterMs?: number } | undefined;
-  if (a.granted === false && e?.granted === false && Math.abs(a.retryAfterMs! - e.retryAfterMs!) <= 1) return e;
-  return actual;
-}
 
 describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
   let server: RedisServer;
@@ -85,7 +78,7 @@ describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
             const remote = shared.get('k');
             for (const step of steps) {
               clock.jump(step.dt);
-              const before = await server.command('GET', `${prefix}k`);
+              const before = await server.command('HGETALL', `${prefix}k`);
               let refused = false;
               if (step.op === 'tryAcquire') {
                 const expected = local.tryAcquire(step.tokens);
@@ -101,7 +94,7 @@ describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
               }
               if (refused) {
                 seen.refused++;
-                expect(await server.command('GET', `${prefix}k`), 'a refusal writes nothing').toBe(before);
+                expect(await server.command('HGETALL', `${prefix}k`), 'a refusal writes nothing').toEqual(before);
               } else if (step.op !== 'available') seen.granted++;
             }
             expect(shared.stats.fallbacks).toBe(0);
@@ -114,21 +107,35 @@ describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
       expect(seen.refused).toBeGreaterThan(300);
     });
 
-    it('same waits (FIFO, across calls) and the same refusals when maxWaitMs > 0', async () => {
-      let waited = 0;
+    it('same waits (FIFO, across calls), the same refusals behind waiters, the same tryAcquire and available while they wait', async () => {
+      const seen = { waited: 0, queuedBehind: 0, refusedBehind: 0, tryWhileWaiting: 0 };
       await fc.assert(
         fc.asyncProperty(
-          fc.integer({ min: 2, max: 6 }),
-          fc.constantFrom(1, 3, 7, 0.3, 1 / 3, 2.5, 50, 999),
+          fc.oneof(fc.integer({ min: 1, max: 6 }), fc.constant(2.75)),
+          // 2500/s earns more than a token per millisecond: a request can be due at once behind waiters.
+          fc.constantFrom(1, 3, 7, 0.3, 1 / 3, 2.5, 50, 999, 2500),
           start,
           fc.constantFrom(10, 50, 400, 2000),
-          fc.array(fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 300 })), { minLength: 8, maxLength: 25 }),
-          async (cap, perSecond, t0, maxWaitMs, gaps) => {
+          fc.array(
+            fc.record({
+              gap: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 300 })),
+              op: fc.constantFrom('execute', 'execute', 'execute', 'tryAcquire', 'available'),
+              tokens: fc.constantFrom(1, 1, 0.5, 2),
+            }),
+            { minLength: 8, maxLength: 30 },
+          ),
+          async (cap, perSecond, t0, maxWaitMs, steps) => {
             const clock = new TestClock(t0);
             const client = countingClient(connection.client);
             const settings = { capacity: cap, refillPerSecond: perSecond, maxWaitMs, clock };
             const local = rateLimiter(settings);
-            const remote = redisRateLimiter({ ...settings, client, prefix: `waits:${kind}:${run++}:`, redisTimeoutMs: NEVER_MS }).get('k');
+            const shared = redisRateLimiter({ ...settings, client, prefix: `waits:${kind}:${run++}:`, redisTimeoutMs: NEVER_MS });
+            const remote = shared.get('k');
+            const refusals: number[] = [];
+            local.on('rejected', (event) => refusals.push((event.error as RateLimitedError).retryAfterMs));
+            const remoteRefusals: number[] = [];
+            shared.on('rejected', (event) => remoteRefusals.push((event.error as RateLimitedError).retryAfterMs));
+            let localWaiting = 0;
             const record = (into: unknown[], index: number, promise: Promise<unknown>): Promise<void> =>
               outcomeOf(promise).then((outcome) => {
                 into[index] = 'granted' in outcome && outcome.granted ? { grantedAt: clock.now() } : outcome;
@@ -136,31 +143,53 @@ describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
             const expected: unknown[] = [];
             const actual: unknown[] = [];
             const settled: Promise<void>[] = [];
-            const requestedAt: number[] = [];
-            for (const [index, gap] of gaps.entries()) {
-              await clock.advance(gap);
-              requestedAt.push(clock.now());
-              settled.push(record(expected, index, local.execute(() => clock.now())));
-              settled.push(record(actual, index, remote.execute(() => clock.now())));
-              // Redis has decided (and the wait is armed) before virtual time moves on.
-              await client.idle();
+            for (const [index, step] of steps.entries()) {
+              await clock.advance(step.gap);
+              // Callers the local limiter holds in its queue right now.
+              const behind = localWaiting;
+              if (step.op === 'execute') {
+                const refusedBefore = refusals.length;
+                localWaiting++;
+                const done = local.execute(() => clock.now()).finally(() => localWaiting--);
+                settled.push(record(expected, index, done));
+                settled.push(record(actual, index, remote.execute(() => clock.now())));
+                // Redis has decided (and the wait is armed) before virtual time moves on.
+                await client.idle();
+                await clock.advance(0);
+                const refused = refusals.length > refusedBefore;
+                if (!refused && localWaiting > 0) seen.waited++;
+                if (behind > 0) {
+                  if (refused) seen.refusedBehind++;
+                  else seen.queuedBehind++;
+                }
+              } else if (step.op === 'tryAcquire') {
+                const granted = local.tryAcquire(step.tokens);
+                expect(await shared.tryAcquire('k', step.tokens)).toBe(granted);
+                expected[index] = actual[index] = granted;
+                if (behind > 0) seen.tryWhileWaiting++;
+              } else {
+                expected[index] = actual[index] = local.available;
+                expect(await shared.available('k')).toBe(local.available);
+              }
             }
             await clock.advance(maxWaitMs + 1);
             await client.idle();
             await Promise.all(settled);
-            // Grants and their times are identical. A refusal behind waiters may differ by 1 ms
-            // for now: the local limiter estimates it as (reserved + 1) tokens against the
-            // unreserved bucket, Redis (which holds no waiter list) from the bucket with the
-            // reservations in it. Equal in exact arithmetic; where the exact answer is a whole
-            // millisecond, float round-off in `has` tips one of them to the next one.
-            expect(actual.map((o, i) => withinOneMs(o, expected[i]))).toEqual(expected);
-            waited += expected.filter((o, i) => ((o as { grantedAt?: number }).grantedAt ?? -Infinity) > requestedAt[i]!).length;
+            // Grants, the times they run at, refusals and their retryAfterMs: all identical.
+            expect(actual).toEqual(expected);
+            expect(remoteRefusals).toEqual(refusals);
+            expect(shared.stats.fallbacks).toBe(0);
             expect(clock.pending).toBe(0);
           },
         ),
-        { numRuns: 100 },
+        { numRuns: 150 },
       );
-      expect(waited).toBeGreaterThan(100);
+      // Each case happened many times: callers that waited, that queued behind other waiters,
+      // that were refused behind them (the retryAfterMs counts the queue), tryAcquire while they wait.
+      expect(seen.waited).toBeGreaterThan(80);
+      expect(seen.queuedBehind).toBeGreaterThan(15);
+      expect(seen.refusedBehind).toBeGreaterThan(40);
+      expect(seen.tryWhileWaiting).toBeGreaterThan(20);
     });
   });
 
@@ -198,8 +227,10 @@ describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
         const refusalsBefore = retries.length;
         if (quantity > 0) expect(await shared.tryAcquire('foo', quantity)).toBe(!limited);
         expect(await shared.available('foo')).toBe(remaining);
-        const stored = await server.command('GET', `${prefix}foo`);
-        expect(stored === null ? 0 : Number(stored) - clock.now()).toBe(resetAfterMs);
+        // reset_after: the time until the bucket is full again (no key: full now).
+        const [level, at] = (await server.command('HMGET', `${prefix}foo`, 'l', 'a')) as [string | null, string | null];
+        const resetAfter = level === null ? 0 : Number(at) + (5 - Number(level)) * 1000 - clock.now();
+        expect(Math.abs(resetAfter - resetAfterMs)).toBeLessThan(1e-6);
         // A request larger than the bucket can never succeed: redis-cell says -1, we refuse at once.
         if (retryAfterMs > 0) expect(retries.slice(refusalsBefore)).toEqual([retryAfterMs]);
         else expect(retries.length).toBe(refusalsBefore);

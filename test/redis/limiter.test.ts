@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pipeline } from '../../src/core/pipeline.js';
 import { RateLimitedError } from '../../src/core/errors.js';
 import { guard } from '../../src/http/express.js';
+import { bucketFull } from '../../src/rate-limit/bucket-rule.js';
 import { redisRateLimiter } from '../../src/redis/index.js';
 import { TestClock } from '../../src/testing/index.js';
 import { timeout } from '../../src/timeout/index.js';
@@ -15,6 +16,14 @@ import { describeRedis, RedisServer } from './server.js';
 
 function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A hash as an object (HGETALL answers field, value, field, value…). */
+async function hashOf(server: RedisServer, key: string): Promise<Record<string, string>> {
+  const flat = (await server.command('HGETALL', key)) as string[];
+  const fields: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+  return fields;
 }
 
 /** Redis's own clock, in ms (the time base of the keys when no clock is given). */
@@ -89,16 +98,34 @@ describeRedis('redisRateLimiter on a real server', () => {
       expect(limiter.stats).toEqual({ rejected: 2, fallbacks: 0, unavailable: false });
     });
 
-    it('keys: one string per bucket at prefix + key, holding the time it is full again', async () => {
+    it('keys: one hash per bucket at prefix + key: the level after the latest grant, its time, and the waiters', async () => {
       const p = prefix();
       const clock = new TestClock(5_000);
-      const limiter = redisRateLimiter({ client: connection.client, capacity: 4, refillPerSecond: 2, prefix: p, clock });
+      const client = countingClient(connection.client);
+      const limiter = redisRateLimiter({ client, capacity: 4, refillPerSecond: 2, maxWaitMs: 1_000, prefix: p, clock });
       await limiter.tryAcquire('tenant:42', 3);
-      expect(await server.command('TYPE', `${p}tenant:42`)).toBe('string');
-      // 3 tokens at 2 per second: full again 1500 ms from now.
-      expect(await server.command('GET', `${p}tenant:42`)).toBe('6500');
+      expect(await server.command('TYPE', `${p}tenant:42`)).toBe('hash');
+      expect(await hashOf(server, `${p}tenant:42`)).toEqual({ l: '1', a: '5000' });
+      // 3 tokens at 2 per second: full again 1500 ms from now, plus the grace for a caller's clock.
+      expect(Number(await server.command('PTTL', `${p}tenant:42`))).toBeGreaterThan(2_400);
       expect(await server.command('KEYS', `${p}*`)).toEqual([`${p}tenant:42`]);
       expect(await limiter.available('tenant:42')).toBe(1);
+      // One waiter: due at 5500 ms (the second token), when the bucket is left with 0.
+      await limiter.tryAcquire('tenant:42');
+      const waiting = track(limiter.get('tenant:42').execute(() => clock.now()));
+      await client.idle();
+      expect(await hashOf(server, `${p}tenant:42`)).toEqual({ l: '0', a: '5000', h: '0', n: '1', '0': '0 5500' });
+      // Full again 4 tokens after that: 7500 ms, 2500 from now.
+      expect(Number(await server.command('PTTL', `${p}tenant:42`))).toBeGreaterThan(3_400);
+      await clock.advance(500);
+      expect(waiting.value).toBe(5_500);
+      // The next call moves the bucket along the waiters it served; a look writes nothing.
+      expect(await limiter.available('tenant:42')).toBe(0);
+      expect(await server.command('HLEN', `${p}tenant:42`)).toBe(5);
+      expect(await limiter.tryAcquire('tenant:42', 0.5)).toBe(false);
+      clock.jump(250);
+      expect(await limiter.tryAcquire('tenant:42', 0.5)).toBe(true);
+      expect(await hashOf(server, `${p}tenant:42`)).toEqual({ l: '0', a: '5750' });
     });
 
     it('a key expires when its bucket is full again (Redis TIME: PEXPIREAT at the full time itself)', async () => {
@@ -107,16 +134,16 @@ describeRedis('redisRateLimiter on a real server', () => {
       const before = await serverNowMs(server);
       expect(await limiter.tryAcquire('k', 4)).toBe(true);
       const after = await serverNowMs(server);
-      const fullAt = Number(await server.command('GET', `${p}k`));
-      // Taken at some instant between `before` and `after`; 4 tokens at 100/s = 40 ms to full.
-      expect(fullAt).toBeGreaterThanOrEqual(before + 40);
-      expect(fullAt).toBeLessThanOrEqual(after + 40);
-      // PTTL is the time left to `fullAt` (to the ms) at the moment the server answers it.
-      const askedAt = await serverNowMs(server);
-      const pttl = Number(await server.command('PTTL', `${p}k`));
-      const answeredAt = await serverNowMs(server);
-      expect(pttl).toBeLessThanOrEqual(Math.ceil(fullAt - askedAt) + 1);
-      expect(pttl).toBeGreaterThanOrEqual(Math.floor(fullAt - answeredAt) - 1);
+      const [level, at] = ((await server.command('HMGET', `${p}k`, 'l', 'a')) as string[]).map(Number) as [number, number];
+      // Taken at some instant between `before` and `after`, leaving 1 token.
+      expect(level).toBe(1);
+      expect(at).toBeGreaterThanOrEqual(before);
+      expect(at).toBeLessThanOrEqual(after);
+      // The expiry is the first whole millisecond at which the rule calls the bucket full.
+      let fullAt = Math.ceil(at + (5 - level) * 10);
+      while (!bucketFull(level, at, fullAt, 5, 100 / 1000)) fullAt++;
+      expect(bucketFull(level, at, fullAt - 1, 5, 100 / 1000)).toBe(false);
+      expect(Number(await server.command('PEXPIRETIME', `${p}k`))).toBe(fullAt);
       await pause(Math.ceil(fullAt - (await serverNowMs(server))) + 5);
       expect(await server.command('EXISTS', `${p}k`)).toBe(0);
       // A missing key is a full bucket.
@@ -128,14 +155,16 @@ describeRedis('redisRateLimiter on a real server', () => {
       const clock = new TestClock(100.25);
       const limiter = redisRateLimiter({ client: connection.client, capacity: 5, refillPerSecond: 4, prefix: p, clock });
       expect(await limiter.tryAcquire('k', 3)).toBe(true);
-      // 3 tokens at 4/s: full 750 ms later; ceil(750) + 1000.
+      // 3 tokens at 4/s: full at 850.25, so from the whole millisecond 851: ceil(750.75) + 1000.
       const pttl = Number(await server.command('PTTL', `${p}k`));
-      expect(pttl).toBeLessThanOrEqual(1750);
+      expect(pttl).toBeLessThanOrEqual(1751);
       expect(pttl).toBeGreaterThan(1650);
       clock.jump(200);
       expect(await limiter.tryAcquire('k')).toBe(true);
-      // fullAt 850.25 + 250 = 1100.25, now 300.25: ceil(800) + 1000.
-      expect(Number(await server.command('PTTL', `${p}k`))).toBeLessThanOrEqual(1800);
+      // 2.8 tokens at 300.25, 1.8 left: full at 1100.25 (a hair above), from 1101: ceil(800.75) + 1000.
+      const later = Number(await server.command('PTTL', `${p}k`));
+      expect(later).toBeLessThanOrEqual(1801);
+      expect(later).toBeGreaterThan(1700);
     });
 
     it('a clock that jumps back creates no tokens and locks a key out for at most one refill', async () => {
@@ -159,15 +188,16 @@ describeRedis('redisRateLimiter on a real server', () => {
       const p = prefix();
       const limiter = redisRateLimiter({ client: connection.client, capacity: 1, refillPerSecond: 0.01, prefix: p });
       expect(await limiter.tryAcquire('k')).toBe(true);
-      const value = await server.command('GET', `${p}k`);
+      const value = await server.command('HGETALL', `${p}k`);
+      const expiry = await server.command('PEXPIRETIME', `${p}k`);
       await server.command('CONFIG', 'RESETSTAT');
       expect(await limiter.tryAcquire('k')).toBe(false);
       await expect(limiter.get('k').execute(() => 'ran')).rejects.toBeInstanceOf(RateLimitedError);
-      expect(await server.command('GET', `${p}k`)).toBe(value);
+      expect(await server.command('HGETALL', `${p}k`)).toEqual(value);
+      expect(await server.command('PEXPIRETIME', `${p}k`)).toBe(expiry);
       const calls = await server.commandCalls();
       expect(calls['evalsha']).toBe(2);
-      expect(calls['set'] ?? 0).toBe(0);
-      expect(calls['pexpireat'] ?? 0).toBe(0);
+      for (const write of ['hset', 'hdel', 'del', 'pexpireat', 'pexpire']) expect(calls[write] ?? 0, write).toBe(0);
     });
 
     it('one round trip per decision; after SCRIPT FLUSH (NOSCRIPT) one EVAL reloads it', async () => {
@@ -232,6 +262,38 @@ describeRedis('redisRateLimiter on a real server', () => {
       await clock.advance(1000);
       expect(next.value).toBe(1000);
       expect(ran).toBe(false);
+      expect(clock.pending).toBe(0);
+    });
+
+    it('a waiter behind others aborts: the newest reservation goes back, the callers behind keep their times', async () => {
+      const clock = new TestClock(0);
+      const client = countingClient(connection.client);
+      const limiter = redisRateLimiter({ client, capacity: 1, refillPerSecond: 10, maxWaitMs: 1_000, clock, prefix: prefix() });
+      expect(await limiter.tryAcquire('k')).toBe(true);
+      const ranAt: Array<[string, number]> = [];
+      const controller = new AbortController();
+      const waiter = (name: string, signal?: AbortSignal) =>
+        track(limiter.get('k').execute(() => ranAt.push([name, clock.now()]), signal === undefined ? undefined : { signal }));
+      const first = waiter('first');
+      await client.idle();
+      const middle = waiter('middle', controller.signal);
+      await client.idle();
+      const last = waiter('last');
+      await client.idle();
+      // Reserved at 100, 200 and 300 ms. The middle one leaves: Redis cannot know who sleeps
+      // behind it, so the last reservation (300) goes back and `last` keeps its time; the next
+      // caller gets the 300 ms slot. No grant comes earlier than a token: 4 in 300 ms at 1 + 10/s.
+      controller.abort('gone');
+      await clock.advance(0);
+      await client.idle();
+      const next = waiter('next');
+      await client.idle();
+      await clock.advance(300);
+      await client.idle();
+      expect(middle.error).toBe('gone');
+      expect([first.status, last.status, next.status]).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      expect(ranAt).toEqual([['first', 100], ['last', 300], ['next', 300]]);
+      expect(await limiter.available('k')).toBe(0);
       expect(clock.pending).toBe(0);
     });
 

@@ -231,7 +231,7 @@ describeRedis('redisRateLimiter when Redis is slow or down', () => {
     const connection = await connectIoredis(server);
     try {
       const p = prefix();
-      await server.command('HSET', `${p}taken`, 'field', 'value');
+      await server.command('SET', `${p}taken`, 'value');
       const limiter = redisRateLimiter({ client: connection.client, capacity: 1, refillPerSecond: 1, onUnavailable: 'reject', prefix: p });
       const events: Array<{ reason: string; error: unknown }> = [];
       limiter.on('unavailable', (event) => events.push(event));
