@@ -31,3 +31,6 @@ export * from './circuit-breaker/index.js';
 export * from './timeout/index.js';
 export * from './retry/index.js';
 export * from './fallback/index.js';
+export * from './hedge/index.js';
+export * from './chaos/index.js';
+export { runWithDeadline, currentDeadline, remainingMs, type Deadline } from './core/deadline.js';

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { BulkheadFullError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
@@ -137,7 +137,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
     return { active: this.activeCount, queued: this.queuedCount, rejected: this.rejectedCount };
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
     const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.clock.now() : 0;
@@ -172,7 +172,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
     });
   }
 
-  private run(ctx: CallContext, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
+  private run(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
     // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
     const running = next(ctx);
     if (!watching) return running.then(this.releaseValue, this.releaseError);

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
 import { CircuitIsolatedError, CircuitOpenError } from '../core/errors.js';
 import type { FailureEvent, RejectedEvent, StateChangeEvent, SuccessEvent } from '../core/events.js';
 import { safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
@@ -177,7 +177,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     };
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     if (this.current !== CLOSED) return this.runNotClosed(ctx, next);
     const period = this.period;
     // No clock read unless something needs a duration (slow calls, listeners).
@@ -195,7 +195,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     );
   }
 
-  private runNotClosed(ctx: CallContext, next: Next): Promise<unknown> {
+  private runNotClosed(ctx: Scope, next: Next): Promise<unknown> {
     if (this.current === ISOLATED) return this.reject(CircuitIsolatedError.fast());
     const now = this.clock.now();
     if (this.current === OPEN) {
@@ -237,9 +237,9 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     return this.handleResult !== undefined && safeTest(this.handleResult, value) ? FAILED : SUCCEEDED;
   }
 
-  private judgeError(ctx: CallContext, error: unknown): Outcome {
+  private judgeError(ctx: Scope, error: unknown): Outcome {
     // A caller that gave up says nothing about the dependency's health.
-    return ctx.callerAborted || !safeTest(this.handle, error) ? IGNORED : FAILED;
+    return ctx.withdrawn || !safeTest(this.handle, error) ? IGNORED : FAILED;
   }
 
   /** A call the breaker admitted has settled: report it, then count it if its period is current. */

@@ -153,3 +153,13 @@ export function isBreakwaterError(value: unknown): value is BreakwaterError {
 export function markErrorClass(cls: abstract new (...args: never[]) => Error, code: string): void {
   mark(cls, code, [code]);
 }
+
+/**
+ * True for the library's fast refusals: "no call was made, do not add load" (open or isolated
+ * circuit, full bulkhead or concurrency limit, rate limited, rate limiter unavailable).
+ */
+export function isFastRefusal(value: unknown): boolean {
+  const brand = brandOf(value);
+  return brand === 'ERR_CIRCUIT_OPEN' || brand === 'ERR_CIRCUIT_ISOLATED' || brand === 'ERR_BULKHEAD_FULL' ||
+    brand === 'ERR_CONCURRENCY_LIMIT' || brand === 'ERR_RATE_LIMITED' || brand === 'ERR_RATE_LIMITER_UNAVAILABLE';
+}

@@ -1,5 +1,6 @@
 import { isAbortSignal } from './abort.js';
-import { CallContext, type ExecuteOptions, type ExecutionContext, type Next, type UserFunction } from './context.js';
+import type { ExecuteOptions, ExecutionContext, UserFunction } from './context.js';
+import { Scope, type Next } from './scope.js';
 import { EventHub, type Listener } from './events.js';
 
 export interface Policy {
@@ -14,7 +15,7 @@ export interface Policy {
 export const RUN: unique symbol = Symbol.for('breakwater.run.v1') as never;
 
 export interface Runnable {
-  [RUN](ctx: CallContext, next: Next): Promise<unknown>;
+  [RUN](ctx: Scope, next: Next): Promise<unknown>;
 }
 
 export function isRunnable(value: unknown): value is Runnable & Policy {
@@ -22,9 +23,9 @@ export function isRunnable(value: unknown): value is Runnable & Policy {
 }
 
 /** Calls the user's function; a sync throw or a non-promise value becomes a promise. */
-export const invoke: Next = (ctx) => {
+export const invoke: Next = (scope) => {
   try {
-    return Promise.resolve(ctx.fn(ctx));
+    return Promise.resolve(scope.fn(scope.context));
   } catch (error) {
     return Promise.reject(error);
   }
@@ -50,7 +51,7 @@ export function executeRunnable<T>(
     }
   }
   try {
-    return policy[RUN](CallContext.root(fn as UserFunction, signal), invoke) as Promise<T>;
+    return policy[RUN](Scope.root(fn as UserFunction, signal), invoke) as Promise<T>;
   } catch (error) {
     return Promise.reject(error);
   }
@@ -78,5 +79,5 @@ export abstract class PolicyBase<Events extends object> implements Policy, Runna
     return this.events.on(event, listener);
   }
 
-  abstract [RUN](ctx: CallContext, next: Next): Promise<unknown>;
+  abstract [RUN](ctx: Scope, next: Next): Promise<unknown>;
 }

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
 import type { FailureEvent, SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
@@ -51,7 +51,7 @@ export class FallbackPolicy extends PolicyBase<FallbackEvents> {
     super(name);
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     const { handleResult } = this;
     const watching = this.events.wantsOutcome();
     const result = next(ctx).then(
@@ -59,7 +59,7 @@ export class FallbackPolicy extends PolicyBase<FallbackEvents> {
         ? undefined
         : (value: unknown) => (safeTest(handleResult, value) ? this.answer(value) : value),
       (error: unknown) => {
-        if (ctx.callerAborted || !safeTest(this.handle, error)) throw error;
+        if (ctx.withdrawn || !safeTest(this.handle, error)) throw error;
         return this.answer(error);
       },
     );

@@ -3,20 +3,13 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Policy } from '../core/policy.js';
-import {
-  existingLifetime,
-  guardRequest,
-  guardSettings,
-  lifetimeOf,
-  rateLimitFields,
-  rateLimitersOf,
-  rejectionBody,
-  responseOfRaw,
-  type GuardAdapter,
-  type Rejection,
-} from './shared.js';
+import { guardRequest, guardSettings, type GuardAdapter } from './guard.js';
+import { rateLimitFields, rateLimitersOf } from './rate-limit-fields.js';
+import { rejectionBody, type Rejection } from './rejections.js';
+import { existingLifetime, lifetimeOf, responseOfRaw } from './request-lifetime.js';
 
-export { rejectionFor, type Rejection, type RequestOutcome } from './shared.js';
+export { rejectionFor, type Rejection } from './rejections.js';
+export { type RequestOutcome } from './request-lifetime.js';
 
 /** The request as guard sees it: Node's IncomingMessage (Express adds `ip` and `res`). */
 export type GuardRequest = IncomingMessage & { readonly ip?: string | undefined };

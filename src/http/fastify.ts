@@ -3,21 +3,13 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Policy } from '../core/policy.js';
-import {
-  existingLifetime,
-  guardRequest,
-  guardSettings,
-  isServerResponse,
-  lifetimeOf,
-  rateLimitFields,
-  rateLimitersOf,
-  rejectionBody,
-  responseOfRaw,
-  type Continue,
-  type GuardAdapter,
-} from './shared.js';
+import { guardRequest, guardSettings, type Continue, type GuardAdapter } from './guard.js';
+import { rateLimitFields, rateLimitersOf } from './rate-limit-fields.js';
+import { rejectionBody } from './rejections.js';
+import { existingLifetime, isServerResponse, lifetimeOf, responseOfRaw } from './request-lifetime.js';
 
-export { rejectionFor, type Rejection, type RequestOutcome } from './shared.js';
+export { rejectionFor, type Rejection } from './rejections.js';
+export { type RequestOutcome } from './request-lifetime.js';
 
 /** The parts of a FastifyRequest the guard uses. */
 export interface FastifyRequestLike {

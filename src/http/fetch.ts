@@ -9,9 +9,10 @@ import { BreakwaterError, markErrorClass } from '../core/errors.js';
 import { pipeline } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
 import { checkNumber, checkOptionsObject, describeValue, optionalFunction } from '../core/validate.js';
-import { describe, isPolicy, parseRetryAfter } from './shared.js';
+import { describe, isPolicy } from './policy-arg.js';
+import { parseRetryAfter } from './retry-after.js';
 
-export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './shared.js';
+export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './retry-after.js';
 
 type Fetch = typeof globalThis.fetch;
 
@@ -20,7 +21,7 @@ export interface ResilientFetchOptions {
   fetch?: Fetch;
   /** Statuses that count as failures. Default [408, 429, 500, 502, 503, 504]. */
   failureStatuses?: readonly number[];
-  /** Also retry methods that are not idempotent (POST, PATCH, …). Default false. */
+  /** Also retry (and hedge) methods that are not idempotent (POST, PATCH, …). Default false. */
   retryUnsafeMethods?: boolean;
   /** Wall-clock milliseconds since the epoch, for HTTP-date Retry-After values. Default `Date.now`. */
   wallClock?: () => number;
@@ -124,17 +125,23 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
   return resilient as Fetch;
 }
 
+/** Policies that send a request more than once: retries, and hedges (several copies at once). */
+function resends(policy: unknown): boolean {
+  const kind = (policy as { kind?: unknown }).kind;
+  return kind === 'retry' || kind === 'hedge';
+}
+
 /**
- * The policy without its retries: a retry layer is dropped from a pipeline (read structurally,
- * so pipelines of either build work); a lone retry becomes an empty pipeline. Breakers,
- * bulkheads, limiters and timeouts stay, with their shared state.
+ * The policy without what would send a request again: retry and hedge layers are dropped from
+ * a pipeline (read structurally, so pipelines of either build work); a lone retry or hedge
+ * becomes an empty pipeline. Breakers, bulkheads, limiters and timeouts stay, with their state.
  */
 function withoutRetries(policy: Policy): Policy {
   const kind = (policy as { kind?: unknown }).kind;
-  if (kind === 'retry') return pipeline();
+  if (resends(policy)) return pipeline();
   const members = (policy as { policies?: unknown }).policies;
   if (kind === 'pipeline' && Array.isArray(members)) {
-    const kept = (members as Policy[]).filter((member) => (member as { kind?: unknown }).kind !== 'retry');
+    const kept = (members as Policy[]).filter((member) => !resends(member));
     return kept.length === members.length ? policy : pipeline(...kept);
   }
   return policy;

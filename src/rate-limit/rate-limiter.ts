@@ -1,6 +1,7 @@
 import { isAbortSignal } from '../core/abort.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { CallContext, type ExecuteOptions, type Next } from '../core/context.js';
+import type { ExecuteOptions } from '../core/context.js';
+import { Scope, type Next } from '../core/scope.js';
 import { RateLimitedError } from '../core/errors.js';
 import type { EventHub, FailureEvent, RejectedEvent, SuccessEvent } from '../core/events.js';
 import { PolicyBase, RUN } from '../core/policy.js';
@@ -183,14 +184,14 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
       }
       if (signal.aborted) return Promise.reject(signal.reason);
     }
-    const ctx = CallContext.root(noop, signal);
+    const ctx = Scope.root(noop, signal);
     const outcome = this.request(ctx, n);
     if (outcome === null) return Promise.resolve();
     if (outcome instanceof Promise) return outcome.then(() => this.afterWait(ctx, n));
     return rejectSoon(outcome);
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
     const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.table.buckets.sync() : 0;
@@ -206,7 +207,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     return rejectSoon(outcome);
   }
 
-  private request(ctx: CallContext, tokens: number): Outcome {
+  private request(ctx: Scope, tokens: number): Outcome {
     const buckets = this.table.buckets;
     const t = buckets.sync();
     const slot = this.table.claim(this.key ?? '', t);
@@ -220,14 +221,14 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   }
 
   /** The tokens were granted; if the caller aborted in the meantime, give them back. */
-  private afterWait(ctx: CallContext, tokens: number): void {
+  private afterWait(ctx: Scope, tokens: number): void {
     if (!ctx.aborted) return;
     const slot = this.table.find(this.key ?? '');
     if (slot >= 0) this.table.buckets.refund(slot, tokens);
     throw ctx.reason;
   }
 
-  private run(ctx: CallContext, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
+  private run(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
     // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
     const running = next(ctx);
     if (!watching) return running;

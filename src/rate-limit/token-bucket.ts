@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import type { CallContext } from '../core/context.js';
+import type { Scope } from '../core/scope.js';
 import { RateLimitedError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
 
@@ -204,7 +204,7 @@ export class TokenBuckets {
    * once, queued FIFO behind earlier waiters when the wait fits in `maxWaitMs`, refused
    * otherwise. A refusal takes nothing; a waiter that aborts gives its reservation back.
    */
-  request(slot: number, tokens: number, ctx: CallContext, t: number): Outcome {
+  request(slot: number, tokens: number, ctx: Scope, t: number): Outcome {
     let queue = this.waits.size === 0 ? undefined : this.waits.get(slot);
     if (queue === undefined && this.has(this.fullAt[slot]!, t, tokens)) {
       this.take(slot, tokens, t);

@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
 import type { FailureEvent, RetryEvent, SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
@@ -109,7 +109,7 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
     this.maxRetries = settings.maxRetries;
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
     const watching = this.events.wantsOutcome();
     const startedAt = watching ? this.settings.clock.now() : 0;
     const { handleResult, budget } = this.settings;
@@ -130,7 +130,7 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
     );
   }
 
-  private shouldRetry(ctx: CallContext, failure: Failure): boolean {
+  private shouldRetry(ctx: Scope, failure: Failure): boolean {
     // Once the caller gave up (or an outer timeout fired), nothing new starts.
     if (ctx.aborted) return false;
     return failure.isResult || safeTest(this.settings.handle, failure.error);
@@ -144,7 +144,7 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
     return false;
   }
 
-  private async retryLoop(ctx: CallContext, next: Next, first: Failure, startedAt: number): Promise<unknown> {
+  private async retryLoop(ctx: Scope, next: Next, first: Failure, startedAt: number): Promise<unknown> {
     const { maxRetries, backoff, maxDelayMs, clock, random, handleResult, budget } = this.settings;
     let failure = first;
     let previousDelayMs = 0;

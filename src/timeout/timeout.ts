@@ -1,7 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { systemClock, type Clock } from '../core/clock.js';
-import type { CallContext, Next } from '../core/context.js';
+import type { Next, Scope } from '../core/scope.js';
+import { currentDeadline, remainingMs } from '../core/deadline.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
+import { rejectSoon } from '../core/reject.js';
 import { TimeoutError } from '../core/errors.js';
 import type { FailureEvent, SuccessEvent, TimeoutEvent } from '../core/events.js';
 import { PolicyBase, RUN } from '../core/policy.js';
@@ -45,7 +47,9 @@ class TimedCall extends DeadlineEntry {
 
   constructor(
     readonly policy: TimeoutPolicy,
-    readonly scope: CallContext,
+    readonly scope: Scope,
+    /** The policy's `ms`, or less when an ambient deadline leaves less. */
+    readonly timeoutMs: number,
   ) {
     super();
   }
@@ -53,7 +57,7 @@ class TimedCall extends DeadlineEntry {
   expire(): void {
     if (this.done) return;
     this.finish();
-    const error = TimeoutError.fast(this.policy.ms);
+    const error = TimeoutError.fast(this.timeoutMs);
     this.scope.abort(error);
     this.policy.onTimeout(this);
     this.reject(error);
@@ -81,8 +85,16 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
     this.deadlines = new DeadlineQueue(clock);
   }
 
-  [RUN](ctx: CallContext, next: Next): Promise<unknown> {
-    const call = new TimedCall(this, ctx.scope());
+  [RUN](ctx: Scope, next: Next): Promise<unknown> {
+    // Inside a request with a deadline (see runWithDeadline), never wait past what is left of it.
+    let ms = this.ms;
+    const ambient = currentDeadline();
+    if (ambient !== undefined) {
+      const left = remainingMs(ambient);
+      if (left <= 0) return this.spent();
+      if (left < ms) ms = left;
+    }
+    const call = new TimedCall(this, ctx.child(), ms);
     const now = this.clock.now();
     call.startedAt = now;
     if (this.events.wants('timeout')) call.context = AsyncLocalStorage.snapshot();
@@ -90,7 +102,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
       call.resolve = resolve;
       call.reject = reject;
     });
-    this.deadlines.add(call, now + this.ms);
+    this.deadlines.add(call, now + ms);
     // Most calls have no caller signal and no outer timeout: skip the closure entirely.
     if (ctx.abortable) call.detachCaller = ctx.onAbort((reason) => {
       if (call.done) return;
@@ -123,11 +135,18 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
     return promise;
   }
 
+  /** The ambient deadline already passed: time out without starting anything. */
+  private spent(): Promise<never> {
+    const error = TimeoutError.fast(0);
+    if (this.events.wants('timeout')) this.events.emit('timeout', { timeoutMs: 0, durationMs: 0 });
+    return rejectSoon(error);
+  }
+
   /** @internal */
   onTimeout(call: TimedCall): void {
     if (!this.events.wants('timeout')) return;
     const emit = (): void =>
-      this.events.emit('timeout', { timeoutMs: this.ms, durationMs: this.clock.now() - call.startedAt });
+      this.events.emit('timeout', { timeoutMs: call.timeoutMs, durationMs: this.clock.now() - call.startedAt });
     if (call.context !== undefined) call.context(emit);
     else emit();
   }

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  MAX_RETRY_AFTER_MS,
-  parseHttpDate,
-  parseRetryAfter,
-  rateLimitFields,
-  rejectionBody,
-  rejectionFor,
-  toRetryAfterSeconds,
-} from '../../src/http/shared.js';
+import { rateLimitFields } from '../../src/http/rate-limit-fields.js';
+import { rejectionBody, rejectionFor } from '../../src/http/rejections.js';
+import { MAX_RETRY_AFTER_MS, parseHttpDate, parseRetryAfter, toRetryAfterSeconds } from '../../src/http/retry-after.js';
 import {
   BulkheadFullError,
   CircuitIsolatedError,

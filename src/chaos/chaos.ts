@@ -1,0 +1,145 @@
+import { systemClock, type Clock } from '../core/clock.js';
+import type { ExecutionContext } from '../core/context.js';
+import { PolicyBase, RUN } from '../core/policy.js';
+import type { Next, Scope } from '../core/scope.js';
+import { sleep } from '../core/sleep.js';
+import {
+  checkClock,
+  checkName,
+  checkNumber,
+  checkOptionsObject,
+  describeValue,
+  optionalFunction,
+} from '../core/validate.js';
+
+/** A value, or a function of the attempt's context that produces it. */
+type PerCall<T> = T | ((ctx: ExecutionContext) => T);
+
+export interface ChaosOptions {
+  /** Share of calls that get the injection, 0..1. */
+  injectionRate: number;
+  /** Off switch, read on every call (a function lets an environment variable or a flag decide). Default true. */
+  enabled?: boolean | (() => boolean) | undefined;
+  /** Inject latency: wait this long (on the clock, abortable), then run `fn`. */
+  latencyMs?: PerCall<number> | undefined;
+  /** Inject a fault: reject with this value; `fn` is not called. A function is called to make it. */
+  fault?: unknown;
+  /** Inject a result: resolve with this value; `fn` is not called. A function is called to make it. */
+  result?: unknown;
+  random?: (() => number) | undefined;
+  clock?: Clock | undefined;
+  name?: string | undefined;
+}
+
+export type ChaosKind = 'latency' | 'fault' | 'result';
+
+export interface InjectedEvent {
+  readonly kind: ChaosKind;
+  /** The attempt that got the injection. */
+  readonly attempt: number;
+  /** For latency: how long the call is held. */
+  readonly delayMs?: number;
+}
+
+export interface ChaosEvents {
+  injected: InjectedEvent;
+}
+
+const KINDS: readonly ChaosKind[] = ['latency', 'fault', 'result'];
+
+/**
+ * Injects latency, a fault or a result into a share of calls, so that a team can watch its
+ * timeouts, breakers and fallbacks work (in staging, or in a test) before a bad deploy shows
+ * whether they do. One kind per policy: compose several `chaos` policies for more.
+ */
+export function chaos(options: ChaosOptions): ChaosPolicy {
+  const opts = checkOptionsObject('chaos', options, true);
+  const injectionRate = checkNumber('injectionRate', opts['injectionRate'], { min: 0, max: 1 });
+  const given = KINDS.filter((kind) => opts[kind === 'latency' ? 'latencyMs' : kind] !== undefined);
+  if (given.length !== 1) {
+    throw new TypeError(
+      `breakwater: chaos needs exactly one of "latencyMs", "fault", "result", received ${given.length === 0 ? 'none' : given.map((k) => (k === 'latency' ? 'latencyMs' : k)).join(' and ')}`,
+    );
+  }
+  const kind = given[0]!;
+  const enabled = opts['enabled'] ?? true;
+  if (typeof enabled !== 'boolean' && typeof enabled !== 'function') {
+    throw new TypeError(`breakwater: option "enabled" must be a boolean or a function, received ${describeValue(enabled)}`);
+  }
+  const latency = opts['latencyMs'];
+  if (kind === 'latency' && typeof latency !== 'function') checkNumber('latencyMs', latency, { min: 0 });
+  checkClock(opts['clock']);
+  return new ChaosPolicy({
+    injectionRate,
+    enabled: enabled as boolean | (() => boolean),
+    kind,
+    payload: kind === 'latency' ? latency : opts[kind],
+    random: optionalFunction<() => number>('random', opts['random']) ?? Math.random,
+    clock: (opts['clock'] as Clock | undefined) ?? systemClock,
+    name: checkName(opts['name'], 'chaos'),
+  });
+}
+
+interface ChaosSettings {
+  readonly injectionRate: number;
+  readonly enabled: boolean | (() => boolean);
+  readonly kind: ChaosKind;
+  readonly payload: unknown;
+  readonly random: () => number;
+  readonly clock: Clock;
+  readonly name: string;
+}
+
+export class ChaosPolicy extends PolicyBase<ChaosEvents> {
+  readonly kind = 'chaos';
+  private readonly settings: ChaosSettings;
+
+  constructor(settings: ChaosSettings) {
+    super(settings.name);
+    this.settings = settings;
+  }
+
+  /** Which kind of injection this policy makes. */
+  get injects(): ChaosKind {
+    return this.settings.kind;
+  }
+
+  [RUN](scope: Scope, next: Next): Promise<unknown> {
+    if (scope.aborted) return Promise.reject(scope.reason);
+    try {
+      if (!this.shouldInject()) return next(scope);
+      return this.inject(scope, next);
+    } catch (error) {
+      // A user's `enabled`, `random`, generator or latency function threw: that is the call's outcome.
+      return Promise.reject(error);
+    }
+  }
+
+  private shouldInject(): boolean {
+    const { enabled, injectionRate, random } = this.settings;
+    // Disabled: the random source is not consumed, so a seeded run stays aligned.
+    if (enabled === false || (typeof enabled === 'function' && enabled() !== true)) return false;
+    return random() < injectionRate;
+  }
+
+  private inject(scope: Scope, next: Next): Promise<unknown> {
+    const { kind, payload } = this.settings;
+    const ctx = scope.context;
+    if (kind === 'latency') {
+      const delayMs = typeof payload === 'function' ? (payload as (c: ExecutionContext) => number)(ctx) : (payload as number);
+      if (typeof delayMs !== 'number' || !(delayMs >= 0)) {
+        throw new RangeError(`breakwater: chaos "latencyMs" must produce a number >= 0, received ${describeValue(delayMs)}`);
+      }
+      this.emit(kind, scope.attempt, delayMs);
+      return sleep(this.settings.clock, delayMs, scope).then(() => next(scope));
+    }
+    const value = typeof payload === 'function' ? (payload as (c: ExecutionContext) => unknown)(ctx) : payload;
+    this.emit(kind, scope.attempt, undefined);
+    return kind === 'fault' ? Promise.reject(value) : Promise.resolve(value);
+  }
+
+  private emit(kind: ChaosKind, attempt: number, delayMs: number | undefined): void {
+    if (!this.events.wants('injected')) return;
+    this.events.emit('injected', delayMs === undefined ? { kind, attempt } : { kind, attempt, delayMs });
+  }
+}

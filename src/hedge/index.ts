@@ -1,0 +1,8 @@
+export {
+  hedge,
+  HedgePolicy,
+  type HedgeOptions,
+  type HedgeEvents,
+  type HedgeAttemptEvent,
+  type HedgeSuccessEvent,
+} from './hedge.js';
