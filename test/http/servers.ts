@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { vi } from 'vitest';
 import type { Policy } from '../../src/core/policy.js';
 import type { ExecutionContext } from '../../src/core/context.js';
-import { BulkheadFullError } from '../../src/core/errors.js';
+import { BreakwaterError, BulkheadFullError, markErrorClass } from '../../src/core/errors.js';
 
 export interface Running {
   readonly url: string;
@@ -125,3 +125,19 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 export function eventually(assertion: () => void): Promise<void> {
   return vi.waitFor(assertion, { timeout: 15_000, interval: 5 });
 }
+
+// Stand-ins for the concurrency limiter's and the distributed rate limiter's errors, branded
+// with their codes exactly as the core brands its own: the mapping recognises them by code.
+export class ConcurrencyLimitStandIn extends BreakwaterError {
+  constructor() {
+    super('Concurrency limit reached', 'ERR_CONCURRENCY_LIMIT');
+  }
+}
+markErrorClass(ConcurrencyLimitStandIn, 'ERR_CONCURRENCY_LIMIT');
+export class LimiterUnavailableStandIn extends BreakwaterError {
+  constructor() {
+    super('Rate limiter store unavailable', 'ERR_RATE_LIMITER_UNAVAILABLE');
+  }
+}
+markErrorClass(LimiterUnavailableStandIn, 'ERR_RATE_LIMITER_UNAVAILABLE');
+
