@@ -188,7 +188,6 @@ async function main(argv) {
           non2xx: result.non2xx,
           p50: at(0.5),
           p99: at(0.99),
-          rps: times.length / result.duration,
         });
       });
       instance.on('response', (_client, statusCode, _bytes, responseTime) => {
@@ -233,6 +232,7 @@ async function main(argv) {
   };
   for (const framework of ['express', 'fastify']) {
     const list = variants[framework];
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     // Warm up every route (JIT, connection setup) before anything is kept.
     for (const [, path] of list) await load(urls[framework] + path, settings.warmup, settings.connections);
     const runs = new Map(list.map(([name]) => [name, []]));
@@ -244,22 +244,20 @@ async function main(argv) {
         runs.get(name).push(await load(urls[framework] + path, settings.healthyAmount, settings.connections));
       }
     }
-    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const bareP50 = median(runs.get('bare').map((r) => r.p50));
     for (const [name] of list) {
-      const list2 = runs.get(name);
-      const p50 = median(list2.map((r) => r.p50));
+      const kept = runs.get(name);
+      const p50 = median(kept.map((r) => r.p50));
       report.healthy.push({
         framework,
         variant: name,
         p50Ms: p50,
-        p99Ms: median(list2.map((r) => r.p99)),
-        rps: median(list2.map((r) => r.rps)),
+        p99Ms: median(kept.map((r) => r.p99)),
         overheadVsBare: p50 / bareP50 - 1,
-        answered: list2.reduce((n, r) => n + r.answered, 0),
-        sent: list2.reduce((n, r) => n + r.sent, 0),
-        non2xx: list2.reduce((n, r) => n + r.non2xx, 0),
-        errors: list2.reduce((n, r) => n + r.errors + r.timeouts, 0),
+        answered: kept.reduce((n, r) => n + r.answered, 0),
+        sent: kept.reduce((n, r) => n + r.sent, 0),
+        non2xx: kept.reduce((n, r) => n + r.non2xx, 0),
+        errors: kept.reduce((n, r) => n + r.errors + r.timeouts, 0),
       });
     }
   }
@@ -283,11 +281,11 @@ async function main(argv) {
   lines.push('');
   lines.push(`Healthy route, ${settings.healthyAmount} requests × ${settings.rounds} rounds, ${settings.connections} connections (median of rounds):`);
   lines.push('');
-  lines.push('| framework | in front of the route | p50 ms | vs bare | p99 ms | req/s | answered | non-2xx | errors |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('| framework | in front of the route | p50 ms | vs bare | p99 ms | answered | non-2xx | errors |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of report.healthy) {
     const vs = r.variant === 'bare' ? '—' : `${r.overheadVsBare >= 0 ? '+' : ''}${(r.overheadVsBare * 100).toFixed(1)} %`;
-    lines.push(`| ${r.framework} | ${r.variant} | ${ms(r.p50Ms)} | ${vs} | ${ms(r.p99Ms)} | ${Math.round(r.rps)} | ${r.answered}/${r.sent} | ${r.non2xx} | ${r.errors} |`);
+    lines.push(`| ${r.framework} | ${r.variant} | ${ms(r.p50Ms)} | ${vs} | ${ms(r.p99Ms)} | ${r.answered}/${r.sent} | ${r.non2xx} | ${r.errors} |`);
   }
   console.log(lines.join('\n'));
   if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify(report, null, 2));

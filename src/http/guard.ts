@@ -182,6 +182,8 @@ class Call<Request, Reply> implements GuardedCall<Request, Reply> {
   started = false;
   private fieldsWritten = false;
   private running: Promise<RequestOutcome> | undefined = undefined;
+  /** Whether the policy was given the request's signal (it may hold the request waiting). */
+  private signalled = false;
 
   constructor(
     private readonly adapter: GuardAdapter<Request, Reply>,
@@ -199,14 +201,16 @@ class Call<Request, Reply> implements GuardedCall<Request, Reply> {
     const run = (): Promise<RequestOutcome> => this.run();
     // An AbortSignal costs microseconds to make: only a policy that can keep a request waiting
     // needs one, so that a client who leaves while queued leaves the queue at once.
-    const signal = mayWait(this.policy) ? this.lifetime.signal : undefined;
+    const options = mayWait(this.policy) ? { signal: this.lifetime.signal } : undefined;
+    this.signalled = options !== undefined;
     let promise: Promise<unknown>;
     try {
-      const options = signal === undefined ? undefined : { signal };
+      // The deadline needs no signal of its own: a client who leaves ends `run`, and a request
+      // whose deadline passes while the policy holds it is let go by aborting the signal.
       promise =
         deadlineTimeout === undefined
           ? this.policy.execute(run, options)
-          : deadlineTimeout.execute((ctx) => this.policy.execute(run, signal === undefined ? undefined : { signal: ctx.signal }), options);
+          : deadlineTimeout.execute(() => this.policy.execute(run, options));
     } catch (error) {
       // A custom Policy that breaks the "never throws synchronously" rule.
       this.onFailure(error);
@@ -259,6 +263,8 @@ class Call<Request, Reply> implements GuardedCall<Request, Reply> {
       adapter.answerRejection(this, error, rejection);
     } finally {
       if (started) this.afterLateAnswer(error);
+      // The deadline passed while the policy still holds the request (a queue): let it go.
+      else if (this.signalled) lifetime.abort(error);
     }
   }
 

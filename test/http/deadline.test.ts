@@ -97,6 +97,34 @@ describe('guard reads the caller\'s budget', () => {
     expect(handler).not.toHaveBeenCalled();
   });
 
+  it('a deadline passing while the request waits in a bulkhead queue: 503 at once, and the queue lets it go', async () => {
+    const clock = new TestClock();
+    const shed = bulkhead({ maxConcurrent: 1, maxQueue: 5 });
+    const handler = vi.fn();
+    let finish!: () => void;
+    const app = express();
+    app.get('/', guard(shed, { deadlineHeader: HEADER, clock }), (req, res) => {
+      handler(req.headers['x-id']);
+      finish = () => res.end('first');
+    });
+    const url = await serve(app);
+    const first = request(url, { headers: { 'x-id': 'first', [HEADER]: '9000' } });
+    await eventually(() => expect(shed.active).toBe(1));
+    await clock.advance(50);
+    const queued = track(request(url, { headers: { 'x-id': 'queued', [HEADER]: '100' } }));
+    await eventually(() => expect(shed.queued).toBe(1));
+    await clock.advance(99);
+    expect(queued.settled).toBe(false);
+    await clock.advance(1);
+    expect(await queued.promise).toMatchObject({ status: 503, body: '{"error":"ERR_TIMEOUT","message":"Request timed out"}' });
+    expect(shed.queued).toBe(0);
+    expect(shed.active).toBe(1);
+    finish();
+    expect((await first).body).toBe('first');
+    expect(handler.mock.calls).toEqual([['first']]);
+    await eventually(() => expect(shed.active).toBe(0));
+  });
+
   it('a request let in from a bulkhead queue runs in its own async context, not in the one of the request that freed the slot', async () => {
     const clock = new TestClock();
     const store = new AsyncLocalStorage<string>();
