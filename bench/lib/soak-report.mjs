@@ -168,7 +168,7 @@ Event loop: \`monitorEventLoopDelay\` (${baseline?.loop.resolutionMs ?? 10} ms r
 each heap sample so the forced GC is not counted as a stall (target: ≤ the baseline's + ${STALL_ALLOWANCE_MS} ms). The collector's own
 pauses (not the forced ones) are given next to it: on a shared machine, a stall the baseline shows too is the machine's.
 
-${table(['case', 'heap after warm-up MB', 'max MB', 'end MB', 'drift MB', 'MB per 1M calls', 'worst loop delay ms', 'median of each window's worst', 'worst GC pause ms', 'vs baseline ms', 'timers left / unhandled'], heapRows)}
+${table(['case', 'heap after warm-up MB', 'max MB', 'end MB', 'drift MB', 'MB per 1M calls', 'worst loop delay ms', 'median of each window’s worst', 'worst GC pause ms', 'vs baseline ms', 'timers left / unhandled'], heapRows)}
 `;
 }
 
