@@ -12,6 +12,7 @@ export const errorArguments = {
   TimeoutError: () => [250],
   ConcurrencyLimitError: () => [],
   DownstreamError: () => [],
+  RequestRefusedError: () => [{ status: 503, code: 'ERR_BULKHEAD_FULL', message: 'Server is at capacity', retryAfterSeconds: 1 }, undefined, {}],
   RateLimiterUnavailableError: () => [],
   HttpStatusError: () => [new Response(null, { status: 503, statusText: 'Service Unavailable' }), undefined],
 };

@@ -4,9 +4,11 @@ import {
   BulkheadFullError,
   CircuitIsolatedError,
   CircuitOpenError,
+  isBreakwaterError,
   RateLimitedError,
   TimeoutError,
 } from '../core/errors.js';
+import { checkNumber, checkOptionsObject } from '../core/validate.js';
 import { toRetryAfterSeconds } from './retry-after.js';
 
 /** What `guard` answers for one of breakwater's own rejections. */
@@ -16,27 +18,47 @@ export interface Rejection {
   readonly code: string;
   /** Fixed, client-safe text (never the error's message, which names internals). */
   readonly message: string;
-  /** Whole seconds, ≥ 1; undefined when no retry time is known. */
+  /** Whole seconds, ≥ 1; undefined only for a timeout (a call was made: no retry time is known). */
   readonly retryAfterSeconds: number | undefined;
+}
+
+/** `Retry-After` for a refusal that knows no retry time (a full bulkhead, an isolated circuit). */
+export const DEFAULT_RETRY_AFTER_SECONDS = 1;
+
+/** Checks a `retryAfterSeconds` option: whole seconds, 1 to one day. */
+export function checkRetryAfterSeconds(value: unknown): number {
+  if (value === undefined) return DEFAULT_RETRY_AFTER_SECONDS;
+  return checkNumber('retryAfterSeconds', value, { min: 1, max: 86_400, integer: true });
 }
 
 /**
  * Maps a rejection from the guard's policy to an answer, or undefined when the error is not
- * one breakwater answers for (a handler's error, a custom policy's own error). Uses
- * `instanceof`, which works across the ESM and CJS builds (errors are branded).
+ * one breakwater answers for (a handler's error, a custom policy's own error). Fast refusals
+ * ("no call was made") all carry `Retry-After`: their own retry time when they know one, else
+ * `retryAfterSeconds` (default 1). A timeout carries none.
  */
-export function rejectionFor(error: unknown): Rejection | undefined {
+export function rejectionFor(error: unknown, options?: { retryAfterSeconds?: number | undefined }): Rejection | undefined {
+  const opts = checkOptionsObject('rejectionFor', options, false, ['retryAfterSeconds']);
+  return rejectionOf(error, checkRetryAfterSeconds(opts['retryAfterSeconds']));
+}
+
+/** `rejectionFor` with an already checked default; the guards call this one. */
+export function rejectionOf(error: unknown, fallbackSeconds: number): Rejection | undefined {
+  // `instanceof` works across the ESM and CJS builds (errors are branded). The concurrency
+  // limiter's and the distributed limiter's errors are recognised by code, so this mapping does
+  // not depend on which release of the core defines their classes.
   if (error instanceof RateLimitedError) {
-    return { status: 429, code: error.code, message: 'Too many requests', retryAfterSeconds: toRetryAfterSeconds(error.retryAfterMs) };
+    return refusal(429, error.code, 'Too many requests', error.retryAfterMs, fallbackSeconds);
   }
-  if (error instanceof CircuitIsolatedError) {
-    return { status: 503, code: error.code, message: 'Service unavailable', retryAfterSeconds: toRetryAfterSeconds(error.retryAfterMs) };
+  if (error instanceof CircuitIsolatedError || error instanceof CircuitOpenError) {
+    return refusal(503, error.code, 'Service unavailable', error.retryAfterMs, fallbackSeconds);
   }
-  if (error instanceof CircuitOpenError) {
-    return { status: 503, code: error.code, message: 'Service unavailable', retryAfterSeconds: toRetryAfterSeconds(error.retryAfterMs) };
+  if (isBreakwaterError(error)) {
+    if (error.code === 'ERR_CONCURRENCY_LIMIT') return refusal(503, error.code, 'Server is at capacity', NaN, fallbackSeconds);
+    if (error.code === 'ERR_RATE_LIMITER_UNAVAILABLE') return refusal(503, error.code, 'Service unavailable', NaN, fallbackSeconds);
   }
   if (error instanceof BulkheadFullError) {
-    return { status: 503, code: error.code, message: 'Server is at capacity', retryAfterSeconds: undefined };
+    return refusal(503, error.code, 'Server is at capacity', NaN, fallbackSeconds);
   }
   if (error instanceof TimeoutError) {
     return { status: 503, code: error.code, message: 'Request timed out', retryAfterSeconds: undefined };
@@ -44,7 +66,41 @@ export function rejectionFor(error: unknown): Rejection | undefined {
   return undefined;
 }
 
-/** The default response body, exactly: `{"error":"<code>","message":"<message>"}`. */
+function refusal(status: 429 | 503, code: string, message: string, retryAfterMs: number, fallbackSeconds: number): Rejection {
+  return { status, code, message, retryAfterSeconds: toRetryAfterSeconds(retryAfterMs) ?? fallbackSeconds };
+}
+
+/** The default response body of the Express guard, exactly: `{"error":"<code>","message":"<message>"}`. */
 export function rejectionBody(rejection: Rejection): string {
   return JSON.stringify({ error: rejection.code, message: rejection.message });
 }
+
+/**
+ * A refusal on its way through a framework's error path (Fastify's): an error with the answer's
+ * `statusCode`, `code` and `headers`, the client-safe `message`, and the policy's own error as
+ * `cause`. Fastify's default error handler sends `statusCode`, sets `headers` and logs it; a
+ * `setErrorHandler` of yours sees it like any other error with a status.
+ */
+export class RequestRefusedError extends Error {
+  readonly statusCode: 429 | 503;
+  /** The refusal's code, e.g. `ERR_RATE_LIMITED`, as in `cause.code`. */
+  readonly code: string;
+  /** `Retry-After`, and the RateLimit fields when the policy has rate limiters. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(rejection: Rejection, cause: unknown, headers: Readonly<Record<string, string>>) {
+    // No stack trace: refusals are the hot path of an overloaded server, and a stack would
+    // point into the library, not at anything the reader can change.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(rejection.message, { cause });
+    Error.stackTraceLimit = limit;
+    this.statusCode = rejection.status;
+    this.code = rejection.code;
+    this.headers = headers;
+    this.retryAfterSeconds = rejection.retryAfterSeconds;
+  }
+}
+// The name survives bundlers that rename classes.
+Object.defineProperty(RequestRefusedError.prototype, 'name', { value: 'RequestRefusedError', configurable: true, writable: true });

@@ -1,4 +1,5 @@
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
+import { isFastRefusal } from '../core/errors.js';
 import type { Policy } from '../core/policy.js';
 import { describeValue } from '../core/validate.js';
 import { DOWNSTREAM_RESULT, Downstream } from './downstream.js';
@@ -14,22 +15,6 @@ const STREAM_ARRIVALS = 1;
 const STREAM_ROUTING = 2;
 const STREAM_DOWNSTREAM = 3;
 const STREAM_INSTANCE = 1000;
-
-/** Codes of the errors a policy refuses a call with, without trying it. */
-const SHED_CODES = new Set([
-  'ERR_CIRCUIT_OPEN',
-  'ERR_CIRCUIT_ISOLATED',
-  'ERR_BULKHEAD_FULL',
-  'ERR_CONCURRENCY_LIMIT',
-  'ERR_RATE_LIMITED',
-  'ERR_RATE_LIMITER_UNAVAILABLE',
-]);
-
-function isShed(error: unknown): boolean {
-  if (typeof error !== 'object' || error === null) return false;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && SHED_CODES.has(code);
-}
 
 /** The reason a caller's signal aborts with when the caller stops waiting. */
 class CallerTimeoutError extends Error {
@@ -104,7 +89,7 @@ class Attempt extends DeadlineEntry {
 
   readonly onError = (error: unknown): void => {
     if (this.done) return;
-    this.fleet.settle(this, isShed(error) ? OUTCOME.SHED : OUTCOME.FAILED);
+    this.fleet.settle(this, isFastRefusal(error) ? OUTCOME.SHED : OUTCOME.FAILED);
   };
 
   expire(): void {
