@@ -222,6 +222,8 @@ export class RedisRateLimiter {
   private up = true;
   private probing = false;
   private downSince = 0;
+  /** @internal The client's error that began the current outage (undefined for a timeout or a disconnected client). */
+  downCause: unknown = undefined;
   private rejectedCount = 0;
   private fallbackCount = 0;
 
@@ -361,6 +363,7 @@ export class RedisRateLimiter {
     if (!this.up) return;
     this.up = false;
     this.downSince = this.timerClock.now();
+    this.downCause = error;
     if (this.events.wants('unavailable')) this.events.emit('unavailable', { reason, error });
   }
 
@@ -368,6 +371,7 @@ export class RedisRateLimiter {
   markUp(): void {
     if (this.up) return;
     this.up = true;
+    this.downCause = undefined;
     if (this.events.wants('recovered')) {
       this.events.emit('recovered', { unavailableMs: this.timerClock.now() - this.downSince });
     }
@@ -510,7 +514,7 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
       case 'allow':
         return this.run(ctx, next, watching, startedAt);
       case 'reject':
-        throw RateLimiterUnavailableError.fast();
+        throw RateLimiterUnavailableError.fast(owner.downCause);
     }
   }
 

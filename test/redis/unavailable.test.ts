@@ -2,11 +2,14 @@
 // decided within redisTimeoutMs by onUnavailable, late answers are dropped, and the limiter
 // returns to Redis as soon as Redis answers in time. Virtual time where the limiter's own timer
 // decides; real time (with generous bounds) only where a real server must stop or start.
+import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimitedError, RateLimiterUnavailableError } from '../../src/core/errors.js';
 import { redisRateLimiter, type RedisClientLike } from '../../src/redis/index.js';
+import { guard } from '../../src/http/express.js';
 import { TestClock } from '../../src/testing/index.js';
 import { track } from '../helpers.js';
+import { listen, request } from '../http/servers.js';
 import { clientKinds, connectIoredis, countingClient, type TestClient } from './clients.js';
 import { describeRedis, RedisServer } from './server.js';
 
@@ -235,15 +238,50 @@ describeRedis('redisRateLimiter when Redis is slow or down', () => {
       const limiter = redisRateLimiter({ client: connection.client, capacity: 1, refillPerSecond: 1, onUnavailable: 'reject', prefix: p });
       const events: Array<{ reason: string; error: unknown }> = [];
       limiter.on('unavailable', (event) => events.push(event));
-      await expect(limiter.get('taken').execute(() => 'ran')).rejects.toBeInstanceOf(RateLimiterUnavailableError);
+      const refused = await limiter.get('taken').execute(() => 'ran').catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(RateLimiterUnavailableError);
       expect(events).toHaveLength(1);
       expect(events[0]!.reason).toBe('error');
       expect(String((events[0]!.error as Error).message)).toMatch(/WRONGTYPE/);
+      // The refusal carries the client's error as its cause.
+      expect((refused as RateLimiterUnavailableError).cause).toBe(events[0]!.error);
       // Other keys still work, and the first timely answer ends the outage.
       await expect(limiter.get('free').execute(() => 'ran')).resolves.toBe('ran');
       expect(limiter.stats.unavailable).toBe(false);
     } finally {
       await connection.close();
+    }
+  });
+});
+
+describe('redisRateLimiter behind guard while Redis is unavailable', () => {
+  it("onUnavailable 'reject': the guard answers 503 with Retry-After, and the handler never runs", async () => {
+    // A client that is disconnected (ioredis status 'end'): no command is sent at all.
+    const calls: unknown[] = [];
+    const send = (...args: unknown[]) => {
+      calls.push(args);
+      return Promise.resolve([1, 0, 1]);
+    };
+    const client = { status: 'end', evalsha: send, eval: send } as unknown as RedisClientLike;
+    const limiter = redisRateLimiter({ client, capacity: 2, refillPerSecond: 1, onUnavailable: 'reject', name: 'api' });
+    let handled = 0;
+    const app = express();
+    app.use(guard((req) => limiter.get(req.ip ?? 'unknown')));
+    app.get('/', (_req, res) => {
+      handled++;
+      res.send('ok');
+    });
+    const running = await listen(app);
+    try {
+      const answer = await request(running.url);
+      expect(answer.status).toBe(503);
+      expect(answer.headers['retry-after']).toBe('1');
+      expect(JSON.parse(answer.body)).toEqual({ error: 'ERR_RATE_LIMITER_UNAVAILABLE', message: 'Service unavailable' });
+      expect(handled).toBe(0);
+      expect(calls).toEqual([]);
+      expect(limiter.stats).toMatchObject({ fallbacks: 1, unavailable: true });
+    } finally {
+      await running.close();
     }
   });
 });
