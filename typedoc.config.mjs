@@ -45,9 +45,17 @@ function exportedEntryNames() {
     .map((subpath) => (subpath === '.' ? 'index' : subpath.replace(/^\.\//, '')));
 }
 
+/** Entries built for package.json "bin" (the CLI): programs, not documented modules. */
+function binEntryNames() {
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+  const bins = typeof pkg.bin === 'string' ? [pkg.bin] : Object.values(pkg.bin ?? {});
+  return bins.map((file) => String(file).replace(/^\.\/dist\//, '').replace(/\.(c|m)?js$/, ''));
+}
+
 function entryPoints() {
   const entries = tsupEntries();
-  const built = Object.keys(entries);
+  const bins = binEntryNames();
+  const built = Object.keys(entries).filter((name) => !bins.includes(name));
   const exported = exportedEntryNames();
   const notExported = built.filter((name) => !exported.includes(name));
   const notBuilt = exported.filter((name) => !built.includes(name));
