@@ -165,7 +165,8 @@ export function suggest(unknown: string, known: readonly string[], what: string)
 /**
  * Checks that `value` is an options object (or absent, when not `required`). With
  * `knownNames`, an own property by any other name is a mistake (a typo, or another library's
- * name for an option) and throws a TypeError naming it and the closest known name.
+ * name for an option) and throws a TypeError naming it and the closest known name, and the
+ * result is a copy holding the known options that are set, each read exactly once.
  */
 export function checkOptionsObject(
   kind: string,
@@ -177,14 +178,20 @@ export function checkOptionsObject(
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new TypeError(`breakwater: ${kind} options must be an object, received ${show(value)}`);
   }
-  if (knownNames !== undefined) {
-    for (const key of Object.keys(value)) {
-      if (!knownNames.includes(key)) {
-        throw new TypeError(`breakwater: ${kind} has no option ${JSON.stringify(key)}; ${suggest(key, knownNames, 'options')}`);
-      }
+  if (knownNames === undefined) return value as Record<string, unknown>;
+  for (const key of Object.keys(value)) {
+    if (!knownNames.includes(key)) {
+      throw new TypeError(`breakwater: ${kind} has no option ${JSON.stringify(key)}; ${suggest(key, knownNames, 'options')}`);
     }
   }
-  return value as Record<string, unknown>;
+  // Each option is read once, here: a getter or a Proxy cannot pass the checks with one value
+  // and hand the policy another on a second read.
+  const snapshot: Record<string, unknown> = {};
+  for (const name of knownNames) {
+    const option = (value as Record<string, unknown>)[name];
+    if (option !== undefined) snapshot[name] = option;
+  }
+  return snapshot;
 }
 
 export function checkName(value: unknown, fallback: string): string {
