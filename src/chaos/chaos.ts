@@ -77,7 +77,8 @@ export function chaos(options: ChaosOptions): ChaosPolicy {
     );
   }
   const kind = given[0]!;
-  const enabled = opts['enabled'] ?? true;
+  // `null` is not "absent": it is refused like any other non-boolean.
+  const enabled = opts['enabled'] === undefined ? true : opts['enabled'];
   if (typeof enabled !== 'boolean' && typeof enabled !== 'function') {
     throw new TypeError(`breakwater: option "enabled" must be a boolean or a function, received ${describeValue(enabled)}`);
   }

@@ -121,12 +121,13 @@ function checkKeys(where: string, value: Record<string, unknown>, known: readonl
   for (const key of Object.keys(value)) {
     if (known.includes(key)) continue;
     const closest = [...known].sort((x, y) => editDistance(key, x) - editDistance(key, y))[0]!;
-    throw new TypeError(`breakwater/sim: unknown option "${key}" in ${where} (did you mean "${closest}"? known: ${known.join(', ')})`);
+    throw new TypeError(`breakwater/sim: unknown option ${JSON.stringify(key)} in ${where} (did you mean "${closest}"? known: ${known.join(', ')})`);
   }
 }
 
+/** A copy: each option is read once, so a getter cannot pass the checks with one value and run with another. */
 function checkObject(where: string, value: unknown): Record<string, unknown> {
-  return checkOptionsObject(where, value, true);
+  return { ...checkOptionsObject(where, value, true) };
 }
 
 function readRate(value: unknown): RateStep[] {
@@ -184,7 +185,7 @@ export function resolveScenario(scenario: Scenario): ResolvedScenario {
     label: undefined,
   };
   const phases: ResolvedPhase[] = [base];
-  const rawPhases = downstream['phases'] ?? [];
+  const rawPhases = downstream['phases'] === undefined ? [] : downstream['phases'];
   if (!Array.isArray(rawPhases)) {
     throw new TypeError(`breakwater/sim: "downstream.phases" must be an array, received ${describeValue(rawPhases)}`);
   }
