@@ -25,7 +25,7 @@ import {
 import { TestClock } from '../../src/testing/index.js';
 import { resilientFetch } from '../../src/http/fetch.js';
 import { deferred, flush, getEventListeners, track, type Tracked } from '../helpers.js';
-import { listen, type Running } from '../http/servers.js';
+import { listen } from '../http/servers.js';
 
 const never = (): Promise<never> => new Promise(() => {});
 
@@ -521,30 +521,72 @@ describe('row 15: inner rejects after the timeout → unhandledRejection', () =>
 // ---------------------------------------------------------------------------------------------
 
 describe('row 16: signal aborted after a successful return', () => {
-  const servers: Running[] = [];
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()));
-  });
-
-  it('#16 (cockatiel#72): a fetch body read lazily, long after the timeout would have fired, is intact (real HTTP)', async () => {
-    const clock = new TestClock();
-    // The server sends the headers and half the body at once, the rest when the test says so.
+  /**
+   * A fetch whose body streams `head-` at once and `tail` when the test releases it, and errors
+   * as soon as the request's signal aborts, as real fetch does (checked against real HTTP below).
+   * No socket, no real time: only the virtual clock moves.
+   */
+  function pacedFetch(): { fetch: typeof fetch; signals: AbortSignal[]; releaseTail: () => void } {
+    const signals: AbortSignal[] = [];
     const tails: Array<() => void> = [];
-    const server = await listen((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.write('head-');
-      tails.push(() => res.end('tail'));
-    });
-    servers.push(server);
+    const fake = (async (_input: unknown, init?: RequestInit) => {
+      const signal = init!.signal!;
+      signals.push(signal);
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('head-'));
+          const onAbort = (): void => controller.error(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+          tails.push(() => {
+            signal.removeEventListener('abort', onAbort);
+            if (signal.aborted) return;
+            controller.enqueue(new TextEncoder().encode('tail'));
+            controller.close();
+          });
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'content-type': 'text/plain' } });
+    }) as typeof fetch;
+    return { fetch: fake, signals, releaseTail: () => tails.shift()!() };
+  }
+
+  it('#16 (cockatiel#72): a fetch body read lazily, long after the timeout would have fired, is intact', async () => {
+    const clock = new TestClock();
     for (const policy of [timeout(60, { clock }), pipeline(retry({ maxRetries: 1, clock }), timeout(60, { clock }))]) {
-      const fetch = resilientFetch(policy);
-      const response = await fetch(server.url);
+      const paced = pacedFetch();
+      const response = await resilientFetch(policy, { fetch: paced.fetch })('http://downstream.invalid/');
       expect(response.status).toBe(200);
       // Read nothing for a while: the deadline passes, then the body streams in.
       await clock.advance(100);
-      expect(tails).toHaveLength(1);
-      tails.shift()!();
+      expect(paced.signals).toHaveLength(1);
+      expect(paced.signals[0]!.aborted, 'the signal of a successful call was aborted').toBe(false);
+      paced.releaseTail();
       expect(await response.text()).toBe('head-tail');
+      expect(clock.pending).toBe(0);
+    }
+  });
+
+  it('#16: the check can fail: a body whose request signal aborts mid-read is lost (the stand-in, and real fetch over HTTP)', async () => {
+    const paced = pacedFetch();
+    const controller = new AbortController();
+    const response = await paced.fetch('http://downstream.invalid/', { signal: controller.signal });
+    controller.abort(new Error('aborted after the response'));
+    await expect(response.text()).rejects.toThrow('aborted after the response');
+
+    // Real fetch does the same: a server that sends half a body and never the rest, and an
+    // abort once the response is in. No timer decides anything; the abort is explicit.
+    const server = await listen((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('head-');
+    });
+    try {
+      const real = new AbortController();
+      const answer = await fetch(server.url, { signal: real.signal });
+      expect(answer.status).toBe(200);
+      real.abort(new Error('aborted after the response'));
+      await expect(answer.text()).rejects.toThrow();
+    } finally {
+      await server.close();
     }
   });
 });
