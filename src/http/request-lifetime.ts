@@ -21,7 +21,9 @@ function finishedWith(statusCode: number): RequestOutcome {
 /** Tracks one response: `done` settles once, on 'close'; `signal` aborts early leaves. */
 export class RequestLifetime {
   private controller: AbortController | undefined = undefined;
-  private doneCallbacks: Array<(outcome: RequestOutcome) => void> | undefined = undefined;
+  /** Most requests have one callback (the guard's): it needs no array. */
+  private firstCallback: ((outcome: RequestOutcome) => void) | undefined = undefined;
+  private moreCallbacks: Array<(outcome: RequestOutcome) => void> | undefined = undefined;
   private outcome: RequestOutcome | undefined = undefined;
   private readonly onClose: () => void;
 
@@ -71,18 +73,21 @@ export class RequestLifetime {
   /** Calls `callback` once when the response is done (at once if it already is). */
   whenDone(callback: (outcome: RequestOutcome) => void): void {
     if (this.outcome !== undefined) callback(this.outcome);
-    else (this.doneCallbacks ??= []).push(callback);
+    else if (this.firstCallback === undefined) this.firstCallback = callback;
+    else (this.moreCallbacks ??= []).push(callback);
   }
 
   private end(outcome: RequestOutcome): void {
     if (this.outcome !== undefined) return;
     this.outcome = outcome;
-    // The listener goes as soon as the response is over (end() may come from the constructor's
-    // checks too, before any was added: removing an absent listener is a no-op).
+    // The listener goes as soon as the response is over: keep-alive sockets serve many requests.
     this.res.removeListener('close', this.onClose);
-    const callbacks = this.doneCallbacks;
-    this.doneCallbacks = undefined;
-    if (callbacks !== undefined) for (const callback of callbacks) callback(outcome);
+    const first = this.firstCallback;
+    const more = this.moreCallbacks;
+    this.firstCallback = undefined;
+    this.moreCallbacks = undefined;
+    if (first !== undefined) first(outcome);
+    if (more !== undefined) for (const callback of more) callback(outcome);
   }
 }
 
