@@ -1,34 +1,50 @@
 // Load test of the HTTP guards on loopback, with autocannon, side by side with the peers
 // (express-rate-limit, @fastify/rate-limit) on the same apps, in one run:
 //
-// 1. A failing downstream (every call answered 503): a guarded route that calls it through
+// 1. Healthy routes, each bare, behind breakwater's guard, and behind the framework's peer:
+//    - "json": serializes a ~4 KB JSON body (40 catalogue items) per request. CPU work, not a
+//      sleep: a simulated 1–2 ms downstream would be idle time that hides any guard behind
+//      timer jitter, while serializing is the work a small real handler does on every request;
+//    - "empty": answers "ok", so that the guard's own cost is as large a share as it can be.
+//    Guards: breakwater with a per-client limiter (the job the peers do), breakwater as in the
+//    docs' recipes (per-client limiter, then a bulkhead with a queue and a 2 s deadline), and
+//    the peer. Latency with one connection, so that p50 is the time one request takes, not a
+//    queue; every response time is kept (not autocannon's millisecond histogram). Requests/s
+//    from a second run of each row with 10 connections (one is paced by autocannon itself). Rounds interleave the
+//    variants in rotating order; every figure is the median over rounds, and "× bare" is the
+//    ratio to the bare route's median p50 of the same run.
+// 2. A failing downstream (every call answered 503): a guarded route that calls it through
 //    resilientFetch (retry + breaker + timeout), and a peer-guarded route that calls it with a
-//    plain fetch. Every request must be answered: responses, statuses, errors and timeouts are
-//    counted.
-// 2. A healthy route ("ok", nothing else): bare, behind the guard (a per-IP rate limiter, the
-//    same job the peers do), behind the guard of the recipes (per-IP limiter, then a bulkhead
-//    with a deadline), and behind the peer. One connection, so that p50 is the time one
-//    request takes, not a queue; exact (every response time is kept, not autocannon's
-//    millisecond histogram); median over rounds run in rotating order.
+//    plain fetch, under 50 connections. No request may be lost: every request sent must be
+//    answered (any status), with no socket error and no timeout.
 //
 // The apps run in a child process (node bench/http.mjs --serve) so that autocannon and the
 // servers do not share an event loop. Loopback only; every run is bounded by a request count,
-// and the whole script by a watchdog.
+// and the whole script by a watchdog. The machine the committed numbers come from is shared:
+// run it under `nice` and read small differences (a few %) as noise unless they repeat.
 //
-// Usage: npm run bench:http [-- --quick] [-- --json file.json]
+// Usage: npm run bench:http [-- --quick] [-- --json file.json] [-- --write-docs]
+//   --write-docs  writes bench/results/http.json and the HTTP section of docs/benchmarks.md
 // Imports the BUILT package (dist/): `npm run bench:http` builds first.
 import { fork } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { HTTP_JSON, writeHttpDocs } from './lib/http-report.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
 const HOST = '127.0.0.1';
 
-if (process.argv[2] === '--serve') await serve();
-else await main(process.argv.slice(2));
-
 // ---------------------------------------------------------------------------------------------
 // The apps (child process)
+
+/** The healthy "json" route's body: 40 catalogue items, ~4 KB once serialized. */
+function catalogue() {
+  const items = [];
+  for (let i = 0; i < 40; i++) {
+    items.push({ id: `sku-${1000 + i}`, name: `Item number ${i}`, priceCents: 995 + i * 37, inStock: i % 3 !== 0, tags: ['outdoor', 'sale'] });
+  }
+  return { page: 1, pageSize: items.length, total: 4_000, items };
+}
 
 async function serve() {
   const http = await import('node:http');
@@ -42,6 +58,7 @@ async function serve() {
   const { resilientFetch } = await import('../dist/fetch.js');
 
   const listen = (server) => new Promise((resolve) => server.listen(0, HOST, () => resolve(server.address().port)));
+  const body = catalogue();
 
   // The failing downstream: every call 503.
   const downstream = http.createServer((req, res) => {
@@ -51,8 +68,8 @@ async function serve() {
   const downUrl = `http://${HOST}:${await listen(downstream)}/`;
 
   // What the peers do, as a breakwater guard: a bucket per client IP that never runs dry here.
-  const perIpLimiter = () => bw.keyedRateLimiter({ capacity: 1e9, refillPerSecond: 1e9, maxKeys: 10_000, name: 'per-ip' });
-  const recipeShed = () => bw.bulkhead({ maxConcurrent: 256, maxQueue: 256 });
+  const perClient = () => bw.keyedRateLimiter({ capacity: 1e9, refillPerSecond: 1e9, maxKeys: 10_000, name: 'per-client' });
+  const shed = () => bw.bulkhead({ maxConcurrent: 256, maxQueue: 256 });
   const outbound = () =>
     resilientFetch(
       bw.pipeline(
@@ -62,56 +79,95 @@ async function serve() {
       ),
       { propagateDeadline: true },
     );
-  const peerExpressLimit = () => rateLimit({ windowMs: 60_000, limit: 1e9, standardHeaders: 'draft-8', legacyHeaders: false });
+  const deadline = { deadlineHeader: 'x-request-timeout-ms', deadlineMs: 2_000 };
 
-  // Express
+  // Express: one router per variant, the same two routes on each.
   const app = express();
-  const expressIp = perIpLimiter();
-  const expressInventory = outbound();
-  app.get('/bare', (_req, res) => res.send('ok'));
-  app.get('/guard', bwExpress.guard((req) => expressIp.get(req.ip ?? '')), (_req, res) => res.send('ok'));
-  app.get(
-    '/guard-recipe',
-    bwExpress.guard((req) => expressIp.get(req.ip ?? '')),
-    bwExpress.guard(recipeShed(), { deadlineHeader: true, deadlineMs: 2_000 }),
-    (_req, res) => res.send('ok'),
+  const routes = (router) => {
+    router.get('/empty', (_req, res) => res.send('ok'));
+    router.get('/json', (_req, res) => res.json(body));
+    return router;
+  };
+  const expressLimiter = perClient();
+  const expressRecipeLimiter = perClient();
+  const expressShed = shed();
+  app.use('/bare', routes(express.Router()));
+  app.use('/guard', bwExpress.guard((req) => expressLimiter.get(req.ip ?? '')), routes(express.Router()));
+  app.use(
+    '/recipe',
+    bwExpress.guard((req) => expressRecipeLimiter.get(req.ip ?? '')),
+    bwExpress.guard(expressShed, deadline),
+    routes(express.Router()),
   );
-  app.get('/peer', peerExpressLimit(), (_req, res) => res.send('ok'));
+  app.use('/peer', rateLimit({ windowMs: 60_000, limit: 1e9, standardHeaders: 'draft-8', legacyHeaders: false }), routes(express.Router()));
+  const expressInventory = outbound();
   app.get(
     '/down',
-    bwExpress.guard((req) => expressIp.get(req.ip ?? '')),
-    bwExpress.guard(recipeShed(), { deadlineHeader: true, deadlineMs: 2_000 }),
+    bwExpress.guard((req) => expressLimiter.get(req.ip ?? '')),
+    bwExpress.guard(shed(), deadline),
     async (req, res) => {
       const response = await expressInventory(downUrl, { signal: bwExpress.requestSignal(req) });
       await response.body?.cancel();
       res.status(response.ok ? 200 : 502).send(response.ok ? 'ok' : 'downstream failed');
     },
   );
-  app.get('/down-peer', peerExpressLimit(), async (_req, res) => {
-    try {
-      const response = await fetch(downUrl);
-      await response.body?.cancel();
-      res.status(response.ok ? 200 : 502).send(response.ok ? 'ok' : 'downstream failed');
-    } catch {
-      res.status(502).send('downstream failed');
-    }
-  });
+  app.get(
+    '/down-peer',
+    rateLimit({ windowMs: 60_000, limit: 1e9, standardHeaders: 'draft-8', legacyHeaders: false }),
+    async (_req, res) => {
+      try {
+        const response = await fetch(downUrl);
+        await response.body?.cancel();
+        res.status(response.ok ? 200 : 502).send(response.ok ? 'ok' : 'downstream failed');
+      } catch {
+        res.status(502).send('downstream failed');
+      }
+    },
+  );
   app.use(bwExpress.breakwaterErrorHandler());
   const expressServer = http.createServer(app);
   const expressPort = await listen(expressServer);
 
-  // Fastify
+  // Fastify: one context per variant, the same two routes in each.
   const fastify = Fastify({ forceCloseConnections: true });
-  const fastifyIp = perIpLimiter();
+  const fastifyRoutes = (api) => {
+    api.get('/empty', async () => 'ok');
+    api.get('/json', async () => body);
+  };
+  await fastify.register(async (api) => fastifyRoutes(api), { prefix: '/bare' });
+  const fastifyLimiter = perClient();
+  await fastify.register(
+    async (api) => {
+      await api.register(bwFastify.breakwaterGuard, { policy: (request) => fastifyLimiter.get(request.ip) });
+      fastifyRoutes(api);
+    },
+    { prefix: '/guard' },
+  );
+  const fastifyRecipeLimiter = perClient();
+  const fastifyShed = shed();
+  await fastify.register(
+    async (api) => {
+      await api.register(bwFastify.breakwaterGuard, { policy: (request) => fastifyRecipeLimiter.get(request.ip) });
+      await api.register(async (inner) => {
+        await inner.register(bwFastify.breakwaterGuard, { policy: fastifyShed, ...deadline });
+        fastifyRoutes(inner);
+      });
+    },
+    { prefix: '/recipe' },
+  );
+  await fastify.register(
+    async (api) => {
+      await api.register(fastifyRateLimit, { max: 1e9, timeWindow: 60_000 });
+      fastifyRoutes(api);
+    },
+    { prefix: '/peer' },
+  );
   const fastifyInventory = outbound();
-  fastify.get('/bare', async () => 'ok');
   await fastify.register(async (api) => {
-    await api.register(bwFastify.breakwaterGuard, { policy: (request) => fastifyIp.get(request.ip) });
-    api.get('/guard', async () => 'ok');
+    await api.register(bwFastify.breakwaterGuard, { policy: (request) => fastifyLimiter.get(request.ip) });
     await api.register(async (recipe) => {
-      await recipe.register(bwFastify.breakwaterGuard, { policy: recipeShed(), deadlineHeader: true, deadlineMs: 2_000 });
+      await recipe.register(bwFastify.breakwaterGuard, { policy: shed(), ...deadline });
       recipe.setErrorHandler(bwFastify.breakwaterErrorHandler());
-      recipe.get('/guard-recipe', async () => 'ok');
       recipe.get('/down', async (request, reply) => {
         const response = await fastifyInventory(downUrl, { signal: bwFastify.requestSignal(request) });
         await response.body?.cancel();
@@ -121,7 +177,6 @@ async function serve() {
   });
   await fastify.register(async (peer) => {
     await peer.register(fastifyRateLimit, { max: 1e9, timeWindow: 60_000 });
-    peer.get('/peer', async () => 'ok');
     peer.get('/down-peer', async (_request, reply) => {
       try {
         const response = await fetch(downUrl);
@@ -149,20 +204,37 @@ async function serve() {
 // ---------------------------------------------------------------------------------------------
 // The load (parent process)
 
+const VARIANTS = [
+  ['bare', '/bare'],
+  ['breakwater: per-client limiter', '/guard'],
+  ['breakwater: recipe (limiter, bulkhead with queue, deadline)', '/recipe'],
+  ['peer', '/peer'],
+];
+const PEERS = { express: 'express-rate-limit', fastify: '@fastify/rate-limit' };
+const ROUTES = ['json', 'empty'];
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
 async function main(argv) {
   const quick = argv.includes('--quick');
+  const writeDocs = argv.includes('--write-docs');
   const jsonAt = argv.indexOf('--json');
   const jsonFile = jsonAt === -1 ? undefined : argv[jsonAt + 1];
   const { default: autocannon } = await import('autocannon');
   const settings = quick
-    ? { rounds: 3, healthyAmount: 1_000, downAmount: 2_000, warmup: 500, connections: 1, downConnections: 50 }
-    : { rounds: 7, healthyAmount: 3_000, downAmount: 10_000, warmup: 2_000, connections: 1, downConnections: 50 };
+    ? { rounds: 3, healthyAmount: 1_000, downAmount: 2_000, warmup: 500, connections: 1, throughputConnections: 10, downConnections: 50 }
+    : { rounds: 7, healthyAmount: 3_000, downAmount: 10_000, warmup: 2_000, connections: 1, throughputConnections: 10, downConnections: 50 };
+  const startedAt = Date.now();
 
   // Nothing here may run away: the whole run is bounded.
   const watchdog = setTimeout(() => {
     console.error('bench/http.mjs: over its time limit, stopping');
     process.exit(2);
-  }, quick ? 120_000 : 600_000);
+  }, quick ? 300_000 : 1_500_000);
 
   const child = fork(HERE, ['--serve'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const urls = await new Promise((resolve, reject) => {
@@ -175,8 +247,12 @@ async function main(argv) {
     new Promise((resolve, reject) => {
       const times = [];
       const statuses = {};
+      const startedMs = performance.now();
+      let lastResponseMs = startedMs;
       const instance = autocannon({ url, amount, connections, timeout: 10, pipelining: 1 }, (error, result) => {
         if (error) return reject(error);
+        // Up to the last response: autocannon itself reports only on its one-second ticks.
+        const elapsedMs = lastResponseMs - startedMs;
         times.sort((a, b) => a - b);
         const at = (q) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
         resolve({
@@ -188,18 +264,66 @@ async function main(argv) {
           non2xx: result.non2xx,
           p50: at(0.5),
           p99: at(0.99),
+          requestsPerSecond: (times.length * 1000) / elapsedMs,
         });
       });
       instance.on('response', (_client, statusCode, _bytes, responseTime) => {
         times.push(responseTime);
+        lastResponseMs = performance.now();
         statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
       });
     });
 
-  const report = { settings, failing: [], healthy: [] };
+  const report = { settings, environment: await environmentOf(), healthy: [], failing: [] };
   const log = (line) => console.error(line);
 
-  // 1. The downstream fails. A short warm-up first (JIT, connections); the breaker it opens
+  // 1. Healthy routes. Warm every route up first (JIT, connection setup).
+  for (const framework of ['express', 'fastify']) {
+    for (const route of ROUTES) for (const [, prefix] of VARIANTS) await load(`${urls[framework]}${prefix}/${route}`, settings.warmup, 1);
+  }
+  const cases = [];
+  for (const framework of ['express', 'fastify']) for (const route of ROUTES) for (const variant of VARIANTS) cases.push({ framework, route, variant, runs: [], throughput: [] });
+  for (let round = 0; round < settings.rounds; round++) {
+    // Interleaved: every case once per round; the variants of one route run back to back, in
+    // an order that rotates with the round, so drift on a shared machine favours none of them.
+    for (const framework of ['express', 'fastify']) {
+      for (const route of ROUTES) {
+        const group = cases.filter((c) => c.framework === framework && c.route === route);
+        for (let k = 0; k < group.length; k++) {
+          const c = group[(k + round) % group.length];
+          log(`healthy: ${framework} /${route} ${c.variant[0]}, round ${round + 1}/${settings.rounds}`);
+          const url = `${urls[framework]}${c.variant[1]}/${route}`;
+          c.runs.push(await load(url, settings.healthyAmount, settings.connections));
+          // One connection is paced by autocannon (about one request per ms): throughput needs several.
+          c.throughput.push(await load(url, settings.healthyAmount, settings.throughputConnections));
+        }
+      }
+    }
+  }
+  for (const c of cases) {
+    const bare = cases.find((b) => b.framework === c.framework && b.route === c.route && b.variant[1] === '/bare');
+    const p50 = median(c.runs.map((r) => r.p50));
+    const bareP50 = median(bare.runs.map((r) => r.p50));
+    // The per-round ratio to the bare run of the same round, too: steadier when the machine drifts.
+    const perRound = median(c.runs.map((r, i) => r.p50 / bare.runs[i].p50));
+    report.healthy.push({
+      framework: c.framework,
+      route: c.route,
+      variant: c.variant[1] === '/peer' ? PEERS[c.framework] : c.variant[0],
+      p50Ms: p50,
+      p99Ms: median(c.runs.map((r) => r.p99)),
+      requestsPerSecond: median(c.throughput.map((r) => r.requestsPerSecond)),
+      requestsPerSecondVsBare: median(c.throughput.map((r, i) => r.requestsPerSecond / bare.throughput[i].requestsPerSecond)),
+      p50VsBare: p50 / bareP50,
+      p50VsBarePerRound: perRound,
+      sent: [...c.runs, ...c.throughput].reduce((n, r) => n + r.sent, 0),
+      answered: [...c.runs, ...c.throughput].reduce((n, r) => n + r.answered, 0),
+      non2xx: [...c.runs, ...c.throughput].reduce((n, r) => n + r.non2xx, 0),
+      errors: [...c.runs, ...c.throughput].reduce((n, r) => n + r.errors + r.timeouts, 0),
+    });
+  }
+
+  // 2. The downstream fails. A short warm-up first (JIT, connections); the breaker it opens
   // stays open, as it would while the downstream keeps failing.
   for (const framework of ['express', 'fastify']) {
     for (const path of ['/down', '/down-peer']) await load(urls[framework] + path, settings.warmup, settings.downConnections);
@@ -207,7 +331,7 @@ async function main(argv) {
   for (const framework of ['express', 'fastify']) {
     for (const [variant, path] of [
       ['breakwater guard + resilientFetch', '/down'],
-      [framework === 'express' ? 'express-rate-limit + fetch' : '@fastify/rate-limit + fetch', '/down-peer'],
+      [`${PEERS[framework]} + fetch`, '/down-peer'],
     ]) {
       log(`failing downstream: ${framework} ${variant}`);
       const run = await load(urls[framework] + path, settings.downAmount, settings.downConnections);
@@ -215,83 +339,46 @@ async function main(argv) {
     }
   }
 
-  // 2. A healthy route, bare and guarded.
-  const variants = {
-    express: [
-      ['bare', '/bare'],
-      ['breakwater guard (per-IP limiter)', '/guard'],
-      ['breakwater guard (recipe: limiter, bulkhead, deadline)', '/guard-recipe'],
-      ['express-rate-limit', '/peer'],
-    ],
-    fastify: [
-      ['bare', '/bare'],
-      ['breakwater guard (per-IP limiter)', '/guard'],
-      ['breakwater guard (recipe: limiter, bulkhead, deadline)', '/guard-recipe'],
-      ['@fastify/rate-limit', '/peer'],
-    ],
-  };
-  for (const framework of ['express', 'fastify']) {
-    const list = variants[framework];
-    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    // Warm up every route (JIT, connection setup) before anything is kept.
-    for (const [, path] of list) await load(urls[framework] + path, settings.warmup, settings.connections);
-    const runs = new Map(list.map(([name]) => [name, []]));
-    for (let round = 0; round < settings.rounds; round++) {
-      // Rotate the order so that drift on a shared machine does not favour one variant.
-      for (let k = 0; k < list.length; k++) {
-        const [name, path] = list[(k + round) % list.length];
-        log(`healthy route: ${framework} ${name}, round ${round + 1}/${settings.rounds}`);
-        runs.get(name).push(await load(urls[framework] + path, settings.healthyAmount, settings.connections));
-      }
-    }
-    const bareP50 = median(runs.get('bare').map((r) => r.p50));
-    for (const [name] of list) {
-      const kept = runs.get(name);
-      const p50 = median(kept.map((r) => r.p50));
-      report.healthy.push({
-        framework,
-        variant: name,
-        p50Ms: p50,
-        p99Ms: median(kept.map((r) => r.p99)),
-        overheadVsBare: p50 / bareP50 - 1,
-        answered: kept.reduce((n, r) => n + r.answered, 0),
-        sent: kept.reduce((n, r) => n + r.sent, 0),
-        non2xx: kept.reduce((n, r) => n + r.non2xx, 0),
-        errors: kept.reduce((n, r) => n + r.errors + r.timeouts, 0),
-      });
-    }
-  }
-
   child.send('stop');
   await new Promise((resolve) => child.once('exit', resolve));
   clearTimeout(watchdog);
+  report.seconds = Math.round((Date.now() - startedAt) / 1000);
+  report.quick = quick;
 
-  const ms = (v) => v.toFixed(3);
-  const lines = [];
-  lines.push(`# HTTP guards under load (loopback, ${quick ? 'quick' : 'full'} run, Node ${process.version})`);
-  lines.push('');
-  lines.push(`Failing downstream (every call 503), ${settings.downAmount} requests, ${settings.downConnections} connections:`);
-  lines.push('');
-  lines.push('| framework | route | sent | answered | statuses | errors | timeouts | p50 ms | p99 ms |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of report.failing) {
-    const statuses = Object.entries(r.statuses).map(([s, n]) => `${s}×${n}`).join(' ');
-    lines.push(`| ${r.framework} | ${r.variant} | ${r.sent} | ${r.answered} | ${statuses} | ${r.errors} | ${r.timeouts} | ${ms(r.p50)} | ${ms(r.p99)} |`);
-  }
-  lines.push('');
-  lines.push(`Healthy route, ${settings.healthyAmount} requests × ${settings.rounds} rounds, ${settings.connections} connections (median of rounds):`);
-  lines.push('');
-  lines.push('| framework | in front of the route | p50 ms | vs bare | p99 ms | answered | non-2xx | errors |');
-  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const r of report.healthy) {
-    const vs = r.variant === 'bare' ? '—' : `${r.overheadVsBare >= 0 ? '+' : ''}${(r.overheadVsBare * 100).toFixed(1)} %`;
-    lines.push(`| ${r.framework} | ${r.variant} | ${ms(r.p50Ms)} | ${vs} | ${ms(r.p99Ms)} | ${r.answered}/${r.sent} | ${r.non2xx} | ${r.errors} |`);
-  }
-  console.log(lines.join('\n'));
+  const lost = [...report.failing, ...report.healthy].filter((r) => r.answered !== r.sent || r.errors > 0 || (r.timeouts ?? 0) > 0);
+  report.lost = lost.length;
+  const { renderHttp } = await import('./lib/http-report.mjs');
+  console.log(renderHttp(report));
   if (jsonFile !== undefined) writeFileSync(jsonFile, JSON.stringify(report, null, 2));
-  const lost = [...report.failing, ...report.healthy].some((r) => r.answered !== r.sent);
-  if (lost) {
+  if (writeDocs) {
+    writeFileSync(HTTP_JSON, `${JSON.stringify(report, null, 2)}\n`);
+    writeHttpDocs(report, readFileSync, writeFileSync);
+    log('wrote bench/results/http.json and the HTTP section of docs/benchmarks.md');
+  }
+  if (lost.length > 0) {
     console.error('bench/http.mjs: some requests were not answered');
     process.exitCode = 1;
   }
 }
+
+async function environmentOf() {
+  const { environment } = await import('./lib/env.mjs');
+  const env = environment();
+  const version = (name) => {
+    try {
+      return JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  return {
+    date: env.date,
+    machine: `${env.cpu}, ${env.cores} cores, ${env.os}`,
+    node: env.node,
+    breakwater: env.breakwater,
+    packages: Object.fromEntries(['express', 'express-rate-limit', 'fastify', '@fastify/rate-limit', 'autocannon'].map((n) => [n, version(n)])),
+  };
+}
+
+if (process.argv[2] === '--serve') await serve();
+else await main(process.argv.slice(2));

@@ -185,12 +185,10 @@ export function requestDeadline(req: IncomingMessage): Deadline | undefined {
   return deadlineOfRaw(req);
 }
 
-function nodeHeaders(res: ServerResponse): HeaderAccess {
-  return {
-    get: (name) => res.getHeader(name),
-    set: (name, value) => void res.setHeader(name, value),
-  };
-}
+const nodeHeaders: HeaderAccess<ServerResponse> = {
+  get: (name, res) => res.getHeader(name),
+  set: (name, value, res) => void res.setHeader(name, value),
+};
 
 /** The default answer: status, Retry-After when known, and a small JSON body. */
 function answer(res: ServerResponse, rejection: Rejection): void {

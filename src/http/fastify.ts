@@ -234,12 +234,10 @@ function refusalError(reply: FastifyReplyLike, cause: unknown, rejection: Reject
   return new RequestRefusedError(rejection, cause, headers);
 }
 
-function replyHeaders(reply: FastifyReplyLike): HeaderAccess {
-  return {
-    get: (name) => reply.getHeader(name),
-    set: (name, value) => void reply.header(name, value),
-  };
-}
+const replyHeaders: HeaderAccess<FastifyReplyLike> = {
+  get: (name, reply) => reply.getHeader(name),
+  set: (name, value, reply) => void reply.header(name, value),
+};
 
 export interface FastifyErrorHandlerOptions {
   /** `Retry-After` (seconds) for a refusal that knows no retry time. Default 1. */

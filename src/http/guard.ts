@@ -104,8 +104,8 @@ export interface GuardAdapter<Request, Reply> {
   rawResponse(reply: Reply): ServerResponse;
   /** True when a response is already under way or its socket is gone: nothing more may be sent. */
   responseTaken(reply: Reply): boolean;
-  /** The response's headers, for the RateLimit fields. */
-  headers(reply: Reply): HeaderAccess;
+  /** Reads and sets the reply's headers, for the RateLimit fields. */
+  readonly headers: HeaderAccess<Reply>;
   /**
    * Answers one of breakwater's own rejections (the user's onRejected or the default answer).
    * Called only while nothing was sent and the client is still there.
@@ -188,6 +188,35 @@ function mayWait(policy: Policy): boolean {
   }
 }
 
+/**
+ * Whether `policy`, which may wait, would hold a request that started now. Only the members
+ * that can wait are asked: a rate limiter with a whole token and nobody waiting (`available`
+ * is exact), a bulkhead with a free slot and an empty queue, admit at once. breakwater's
+ * policies reach their inner members synchronously when they admit at once, so nothing else
+ * runs between this check and the admission. Anything not known waits.
+ */
+function wouldWait(policy: Policy): boolean {
+  const probe = policy as { kind?: unknown; maxQueue?: unknown; maxWaitMs?: unknown; policies?: unknown; available?: unknown; active?: unknown; queued?: unknown; maxConcurrent?: unknown };
+  switch (probe.kind) {
+    case 'rate-limiter':
+      return probe.maxWaitMs !== 0 && !((probe.available as number) >= 1);
+    case 'bulkhead':
+      return probe.maxQueue !== 0 && !(probe.queued === 0 && (probe.active as number) < (probe.maxConcurrent as number));
+    case 'circuit-breaker':
+    case 'timeout':
+    case 'fallback':
+      return false;
+    case 'pipeline': {
+      const members = probe.policies;
+      if (!Array.isArray(members)) return true;
+      for (const member of members as Policy[]) if (wouldWait(member)) return true;
+      return false;
+    }
+    default:
+      return true;
+  }
+}
+
 /** One guarded request: its state, and the steps of its life. */
 class Call<Request, Reply> implements GuardedCall<Request, Reply> {
   started = false;
@@ -210,9 +239,9 @@ class Call<Request, Reply> implements GuardedCall<Request, Reply> {
     // request's own async context (a bulkhead admits a queued request in the waiter's promise
     // chain), so the handler keeps its deadline, its trace and its logger's store.
     const run = (): Promise<RequestOutcome> => this.run();
-    // An AbortSignal costs microseconds to make: only a policy that can keep a request waiting
+    // An AbortSignal costs microseconds to make: only a request the policy will keep waiting
     // needs one, so that a client who leaves while queued leaves the queue at once.
-    const options = mayWait(this.policy) ? { signal: this.lifetime.signal } : undefined;
+    const options = mayWait(this.policy) && wouldWait(this.policy) ? { signal: this.lifetime.signal } : undefined;
     this.signalled = options !== undefined;
     let promise: Promise<unknown>;
     try {
@@ -235,7 +264,7 @@ class Call<Request, Reply> implements GuardedCall<Request, Reply> {
     this.fieldsWritten = true;
     const standard = this.adapter.settings.rateLimitHeaders;
     if (standard === false || this.adapter.rawResponse(this.reply).headersSent) return;
-    writeRateLimitFields(rateLimitersOf(this.policy), standard, this.adapter.headers(this.reply));
+    writeRateLimitFields(rateLimitersOf(this.policy), standard, this.adapter.headers, this.reply);
   }
 
   private run(): Promise<RequestOutcome> {

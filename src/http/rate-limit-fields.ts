@@ -63,6 +63,17 @@ function sfString(text: string): string {
   return quoted;
 }
 
+/** The last `RateLimit-Policy` item made for each limiter name: it changes only with the limiter. */
+const policyItems = new Map<string, { capacity: number; window: number; item: string }>();
+
+function policyItem(quotedName: string, capacity: number, window: number): string {
+  const cached = policyItems.get(quotedName);
+  if (cached !== undefined && cached.capacity === capacity && cached.window === window) return cached.item;
+  const item = `${quotedName};q=${Math.floor(capacity)};w=${window}`;
+  if (cached !== undefined || policyItems.size < 1000) policyItems.set(quotedName, { capacity, window, item });
+  return item;
+}
+
 /**
  * The two fields for the limiters of one request:
  * `RateLimit-Policy: "<name>";q=<capacity>;w=<ceil(capacity / refillPerSecond)>`
@@ -84,7 +95,7 @@ export function rateLimitFields(limiters: readonly RateLimitInfo[]): { policy: s
       policy += ', ';
       state += ', ';
     }
-    policy += `${name};q=${Math.floor(capacity)};w=${window}`;
+    policy += policyItem(name, capacity, window);
     state += `${name};r=${Math.floor(available)};t=${reset}`;
   }
   return { policy, state };
@@ -106,10 +117,13 @@ export function checkRateLimitHeaders(value: unknown): RateLimitHeaderStandard |
   );
 }
 
-/** Reads and writes the headers of one response, whichever framework holds it. */
-export interface HeaderAccess {
-  get(name: string): unknown;
-  set(name: string, value: string): void;
+/**
+ * Reads and writes the headers of one response, whichever framework holds it. `target` is the
+ * response (or reply) itself, so that one access object serves every request of a guard.
+ */
+export interface HeaderAccess<Target = void> {
+  get(name: string, target: Target): unknown;
+  set(name: string, value: string, target: Target): void;
 }
 
 /**
@@ -119,16 +133,18 @@ export interface HeaderAccess {
  *   describe the most restrictive one (fewest requests remaining) of all the guards;
  *   `X-RateLimit-Reset` is in seconds from now, as in `t`.
  */
-export function writeRateLimitFields(
+export function writeRateLimitFields<Target>(
   limiters: readonly RateLimitInfo[],
   standard: RateLimitHeaderStandard,
-  headers: HeaderAccess,
+  headers: HeaderAccess<Target>,
+  target?: Target,
 ): void {
   if (limiters.length === 0) return;
+  const on = target as Target;
   if (standard !== 'legacy') {
     const fields = rateLimitFields(limiters)!;
-    headers.set('RateLimit-Policy', appended(headers.get('RateLimit-Policy'), fields.policy));
-    headers.set('RateLimit', appended(headers.get('RateLimit'), fields.state));
+    headers.set('RateLimit-Policy', appended(headers.get('RateLimit-Policy', on), fields.policy), on);
+    headers.set('RateLimit', appended(headers.get('RateLimit', on), fields.state), on);
   }
   if (standard !== 'ietf') {
     let tightest: LegacyFields | undefined;
@@ -136,11 +152,11 @@ export function writeRateLimitFields(
       const fields = legacyFields(limiter);
       if (tightest === undefined || fields.remaining < tightest.remaining) tightest = fields;
     }
-    const earlier = Number(headers.get('X-RateLimit-Remaining') ?? NaN);
+    const earlier = Number(headers.get('X-RateLimit-Remaining', on) ?? NaN);
     if (Number.isFinite(earlier) && earlier <= tightest!.remaining) return;
-    headers.set('X-RateLimit-Limit', String(tightest!.limit));
-    headers.set('X-RateLimit-Remaining', String(tightest!.remaining));
-    headers.set('X-RateLimit-Reset', String(tightest!.reset));
+    headers.set('X-RateLimit-Limit', String(tightest!.limit), on);
+    headers.set('X-RateLimit-Remaining', String(tightest!.remaining), on);
+    headers.set('X-RateLimit-Reset', String(tightest!.reset), on);
   }
 }
 

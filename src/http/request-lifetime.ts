@@ -5,30 +5,41 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 /** How the request ended: the response finished, or the connection closed before that. */
 export type RequestOutcome = { readonly finished: true; readonly statusCode: number } | { readonly finished: false };
 
-/** Tracks one response: `done` settles once, on 'finish' or 'close'; `signal` aborts early leaves. */
+const NOT_FINISHED: RequestOutcome = Object.freeze({ finished: false });
+/** One frozen outcome per status code: responses finish with a handful of codes. */
+const finishedOutcomes = new Map<number, RequestOutcome>();
+
+function finishedWith(statusCode: number): RequestOutcome {
+  let outcome = finishedOutcomes.get(statusCode);
+  if (outcome === undefined) {
+    outcome = Object.freeze({ finished: true, statusCode });
+    finishedOutcomes.set(statusCode, outcome);
+  }
+  return outcome;
+}
+
+/** Tracks one response: `done` settles once, on 'close'; `signal` aborts early leaves. */
 export class RequestLifetime {
   private controller: AbortController | undefined = undefined;
-  private doneCallbacks: Array<(outcome: RequestOutcome) => void> | undefined = undefined;
+  /** Most requests have one callback (the guard's): it needs no array. */
+  private firstCallback: ((outcome: RequestOutcome) => void) | undefined = undefined;
+  private moreCallbacks: Array<(outcome: RequestOutcome) => void> | undefined = undefined;
   private outcome: RequestOutcome | undefined = undefined;
-  private readonly onFinish: () => void;
   private readonly onClose: () => void;
 
   constructor(private readonly res: ServerResponse) {
-    this.onFinish = () => this.end({ finished: true, statusCode: res.statusCode });
+    // A ServerResponse emits 'close' once, after 'finish' (on the next tick) or when the
+    // connection goes first: one plain listener tells both apart and is removed when it fires.
     this.onClose = () => {
-      if (res.writableFinished) this.end({ finished: true, statusCode: res.statusCode });
+      if (res.writableFinished) this.end(finishedWith(res.statusCode));
       else {
-        this.end({ finished: false });
+        this.end(NOT_FINISHED);
         this.controller?.abort(clientGone());
       }
     };
-    if (res.writableFinished) this.outcome = { finished: true, statusCode: res.statusCode };
-    else if (res.destroyed) this.outcome = { finished: false };
-    else {
-      // Plain listeners (no once-wrappers): end() removes both as soon as either fires.
-      res.on('finish', this.onFinish);
-      res.on('close', this.onClose);
-    }
+    if (res.writableFinished) this.outcome = finishedWith(res.statusCode);
+    else if (res.destroyed) this.outcome = NOT_FINISHED;
+    else res.on('close', this.onClose);
   }
 
   get ended(): boolean {
@@ -62,18 +73,21 @@ export class RequestLifetime {
   /** Calls `callback` once when the response is done (at once if it already is). */
   whenDone(callback: (outcome: RequestOutcome) => void): void {
     if (this.outcome !== undefined) callback(this.outcome);
-    else (this.doneCallbacks ??= []).push(callback);
+    else if (this.firstCallback === undefined) this.firstCallback = callback;
+    else (this.moreCallbacks ??= []).push(callback);
   }
 
   private end(outcome: RequestOutcome): void {
     if (this.outcome !== undefined) return;
     this.outcome = outcome;
-    // Listeners go as soon as the response is over: keep-alive sockets serve many requests.
-    this.res.removeListener('finish', this.onFinish);
+    // The listener goes as soon as the response is over: keep-alive sockets serve many requests.
     this.res.removeListener('close', this.onClose);
-    const callbacks = this.doneCallbacks;
-    this.doneCallbacks = undefined;
-    if (callbacks !== undefined) for (const callback of callbacks) callback(outcome);
+    const first = this.firstCallback;
+    const more = this.moreCallbacks;
+    this.firstCallback = undefined;
+    this.moreCallbacks = undefined;
+    if (first !== undefined) first(outcome);
+    if (more !== undefined) for (const callback of more) callback(outcome);
   }
 }
 
@@ -81,21 +95,28 @@ function clientGone(): DOMException {
   return new DOMException('The client closed the connection before the response was complete', 'AbortError');
 }
 
-const lifetimes = new WeakMap<object, RequestLifetime>();
+/**
+ * Where a request keeps its lifetime: a property under our own symbol. Every guarded request
+ * gets it, so the requests keep one shape; it is cheaper than a WeakMap entry, whose ephemeron
+ * the collector must trace, per request.
+ */
+const LIFETIME = Symbol('breakwater.lifetime');
+
+type Keyed = { [LIFETIME]?: RequestLifetime };
 
 /** The lifetime of the request identified by `key` (one per request), answered on `res`. */
 export function lifetimeOf(key: object, res: ServerResponse): RequestLifetime {
-  let lifetime = lifetimes.get(key);
+  let lifetime = (key as Keyed)[LIFETIME];
   if (lifetime === undefined) {
     lifetime = new RequestLifetime(res);
-    lifetimes.set(key, lifetime);
+    (key as Keyed)[LIFETIME] = lifetime;
   }
   return lifetime;
 }
 
 /** An existing lifetime, if guard or requestSignal already made one for `key`. */
 export function existingLifetime(key: object): RequestLifetime | undefined {
-  return lifetimes.get(key);
+  return (key as Keyed)[LIFETIME];
 }
 
 /**

@@ -9,6 +9,7 @@ import { bulkhead, type Bulkhead } from '../../src/bulkhead/index.js';
 import { circuitBreaker } from '../../src/circuit-breaker/index.js';
 import { keyedRateLimiter, rateLimiter } from '../../src/rate-limit/index.js';
 import { guard as expressGuard, requestSignal } from '../../src/http/express.js';
+import { existingLifetime } from '../../src/http/request-lifetime.js';
 import { guard as fastifyGuard, requestSignal as fastifySignal } from '../../src/http/fastify.js';
 import { resilientFetch } from '../../src/http/fetch.js';
 import { TestClock } from '../../src/testing/index.js';
@@ -319,5 +320,30 @@ describe('a client that leaves while its request waits', () => {
     await clock.advance(1000);
     expect(limiter.available).toBe(1);
     expect(handler).toHaveBeenCalledTimes(1);
+  });
+
+  it('only a request that waits is given a signal: one admitted at once makes no AbortController', async () => {
+    const shed = bulkhead({ maxConcurrent: 1, maxQueue: 1 });
+    const limiter = rateLimiter({ capacity: 10, refillPerSecond: 10, maxWaitMs: 1_000, clock: new TestClock() });
+    const signalBeforeHandler: boolean[] = [];
+    const finishers: Array<() => void> = [];
+    const app = express();
+    app.get('/', expressGuard(pipeline(limiter, shed)), (req, res) => {
+      signalBeforeHandler.push(existingLifetime(req)?.existingSignal !== undefined);
+      finishers.push(() => res.end('done'));
+    });
+    const url = await serveExpress(app);
+    const first = request(url);
+    await eventually(() => expect(shed.active).toBe(1));
+    // The slot is taken: the second request queues, and the queue needs its signal.
+    const second = request(url);
+    await eventually(() => expect(shed.queued).toBe(1));
+    finishers.shift()!();
+    expect((await first).body).toBe('done');
+    await eventually(() => expect(finishers.length).toBe(1));
+    finishers.shift()!();
+    expect((await second).body).toBe('done');
+    expect(signalBeforeHandler).toEqual([false, true]);
+    await eventually(() => expect([shed.active, shed.queued]).toEqual([0, 0]));
   });
 });
