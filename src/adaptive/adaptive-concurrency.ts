@@ -9,9 +9,11 @@ import {
   TimeoutError,
 } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { GAUGES, type Gauge } from '../core/gauges.js';
 import { safeTest, type ErrorFilter } from '../core/handle.js';
+import { Observer } from '../core/observe.js';
+import { Permit, runAdmitted } from '../core/permit.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { rejectSoon } from '../core/reject.js';
 import {
   checkClock,
   checkName,
@@ -51,7 +53,7 @@ export interface AdaptiveConcurrencyEvents {
   /** A call ran and failed; `durationMs` counts from arrival (queue wait included). */
   failure: FailureEvent;
   /** At the limit with a full queue, or a caller waited `queueTimeoutMs` without a slot. */
-  rejected: RejectedEvent;
+  rejected: RejectedEvent<'concurrency-limit'>;
   /** The limit changed (`from` and `to` are the integer limits). */
   limitChange: LimitChangeEvent;
 }
@@ -164,11 +166,45 @@ interface MutableSample {
   startMs: number;
 }
 
+/**
+ * The permit of one admitted call: its slot, and what the estimator learns when it settles
+ * (its RTT from the start of `fn`, the calls in flight when it was admitted, whether it was a
+ * drop). A withdrawn call (a caller that gave up, a cancelled hedge attempt) may have been cut
+ * short: it teaches nothing, and only gives its slot back.
+ */
+class SamplePermit extends Permit {
+  readonly timed = true;
+
+  constructor(
+    private readonly policy: AdaptiveConcurrency,
+    private readonly inflight: number,
+  ) {
+    super();
+  }
+
+  onSuccess(startMs: number, endMs: number): void {
+    this.policy.learn(startMs, endMs, this.inflight, false);
+  }
+
+  onFailure(startMs: number, endMs: number, error: unknown): void {
+    this.policy.learn(startMs, endMs, this.inflight, this.policy.isDrop(error));
+  }
+
+  onIgnore(): void {
+    this.policy.release();
+  }
+
+  release(): void {
+    this.policy.release();
+  }
+}
+
 export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   readonly kind = 'adaptive-concurrency';
   protected readonly eventNames = ADAPTIVE_CONCURRENCY_EVENTS;
   private rejectedCount = 0;
   private readonly gate: ConcurrencyGate;
+  private readonly observer: Observer<AdaptiveConcurrencyEvents>;
   /**
    * The integer limit as last seen, to tell a change (and its direction). For a subscribed
    * source it is what the gate admits against: a plain field is cheaper to read on every call
@@ -179,22 +215,29 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   private readonly polls: boolean;
   private readonly sample: MutableSample = { rttMs: 0, inflight: 0, dropped: false, startMs: 0 };
 
+  /** @internal Use `adaptiveConcurrency()`, which validates the options. */
   constructor(
     private readonly source: Limit,
     readonly maxQueue: number,
     readonly queueTimeoutMs: number | undefined,
-    private readonly isDrop: ErrorFilter,
-    private readonly clock: Clock,
+    private readonly dropFilter: ErrorFilter,
+    clock: Clock,
     name: string,
   ) {
     super(name);
+    this.observer = new Observer(this.events, clock, 'concurrency-limit');
     this.mirror = { limit: source.limit };
     this.polls = typeof source.subscribe !== 'function';
-    this.gate = new ConcurrencyGate(this.polls ? source : this.mirror, maxQueue, queueTimeoutMs, clock, () => {
-      const error = queueTimeoutError(this.queueTimeoutMs!);
-      this.reject(error);
+    const refuse = (queueTimedOut: boolean): ConcurrencyLimitError => {
+      const error = queueTimedOut ? queueTimeoutError(this.queueTimeoutMs!) : ConcurrencyLimitError.fast();
+      this.rejectedCount++;
+      this.observer.rejected(error);
       return error;
-    });
+    };
+    // A source that can be subscribed to is mirrored, and the mirror (no `subscribe`) is what
+    // the gate reads: this policy drains the gate itself when the limit grows.
+    const grant = (): SamplePermit => new SamplePermit(this, this.gate.active);
+    this.gate = new ConcurrencyGate(this.polls ? source : this.mirror, maxQueue, queueTimeoutMs, clock, refuse, grant);
     if (!this.polls) source.subscribe!(this.limitChanged);
   }
 
@@ -217,78 +260,47 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     return { limit: this.source.limit, active: this.gate.active, queued: this.gate.queued, rejected: this.rejectedCount };
   }
 
-  [RUN](ctx: Scope, next: Next): Promise<unknown> {
-    if (ctx.aborted) return Promise.reject(ctx.reason);
-    const gate = this.gate;
-    if (gate.tryAcquire()) return this.run(ctx, next, undefined);
-    if (!gate.hasRoom) {
-      const error = ConcurrencyLimitError.fast();
-      this.reject(error);
-      return rejectSoon(error);
-    }
-    const arrivedAt = this.events.wantsOutcome() ? this.clock.now() : undefined;
-    // Chained in the caller's own promise chain: `fn` runs in the caller's async context
-    // (AsyncLocalStorage) even though another call's completion admits it.
-    return gate.enqueue(ctx).then(() => {
-      if (ctx.aborted) {
-        // Aborted between admission and this tick: hand the slot on, never start `fn`.
-        gate.release();
-        throw ctx.reason;
-      }
-      return this.run(ctx, next, arrivedAt);
-    });
+  /** @internal */
+  [RUN](scope: Scope, next: Next): Promise<unknown> {
+    if (scope.aborted) return Promise.reject(scope.reason);
+    const arrivedAt = this.observer.start();
+    return runAdmitted(this.gate.acquire(scope), scope, next, this.observer, arrivedAt);
   }
 
-  /** Runs `fn` in a slot already taken; `arrivedAt` is set for a caller that waited. */
-  private run(ctx: Scope, next: Next, arrivedAt: number | undefined): Promise<unknown> {
-    const inflight = this.gate.active;
-    const startMs = this.clock.now();
-    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
-    return next(ctx).then(
-      (value) => {
-        this.settle(ctx, startMs, inflight, arrivedAt, false, undefined);
-        return value;
-      },
-      (error: unknown) => {
-        this.settle(ctx, startMs, inflight, arrivedAt, true, error);
-        throw error;
-      },
-    );
+  /** @internal The gauges the metrics bridges report. */
+  [GAUGES](): readonly Gauge[] {
+    return [
+      { metric: 'concurrency.limit', description: 'Current limit of an adaptive concurrency limiter.', unit: '{call}', read: () => this.limit },
+      { metric: 'concurrency.active', description: 'Calls running inside an adaptive concurrency limiter.', unit: '{call}', read: () => this.active },
+      { metric: 'concurrency.queued', description: 'Calls waiting in an adaptive concurrency limiter queue.', unit: '{call}', read: () => this.queued },
+    ];
   }
 
-  private settle(
-    ctx: Scope,
-    startMs: number,
-    inflight: number,
-    arrivedAt: number | undefined,
-    failed: boolean,
-    error: unknown,
-  ): void {
-    const endMs = this.clock.now();
-    // A caller that gave up (or a cancelled hedge attempt) may have cut `fn` short: its RTT says nothing about the downstream.
-    if (!ctx.withdrawn) {
-      const sample = this.sample;
-      sample.rttMs = endMs - startMs;
-      sample.inflight = inflight;
-      sample.dropped = failed && safeTest(this.isDrop, error);
-      sample.startMs = startMs;
-      try {
-        this.source.onSample(sample);
-      } catch {
-        // A custom Limit that throws must not change the outcome nor keep the slot.
-      }
-      if (this.polls) this.checkLimit();
+  /** @internal Is this failure a drop (a loss signal)? A filter that throws says no. */
+  isDrop(error: unknown): boolean {
+    return safeTest(this.dropFilter, error);
+  }
+
+  /** @internal One admitted call settled: teach the estimator, then free the slot. */
+  learn(startMs: number, endMs: number, inflight: number, dropped: boolean): void {
+    const sample = this.sample;
+    sample.rttMs = endMs - startMs;
+    sample.inflight = inflight;
+    sample.dropped = dropped;
+    sample.startMs = startMs;
+    try {
+      this.source.onSample(sample);
+    } catch {
+      // A custom Limit that throws must not change the outcome nor keep the slot.
     }
+    if (this.polls) this.checkLimit();
     // After the sample: a limit that just shrank is not refilled by this slot.
     this.gate.release();
-    if (this.events.wantsOutcome()) {
-      const durationMs = endMs - (arrivedAt ?? startMs);
-      if (!failed) {
-        if (this.events.wants('success')) this.events.emit('success', { durationMs });
-      } else if (this.events.wants('failure')) {
-        this.events.emit('failure', { durationMs, error });
-      }
-    }
+  }
+
+  /** @internal A call gives its slot back without teaching anything. */
+  release(): void {
+    this.gate.release();
   }
 
   private checkLimit(): void {
@@ -304,9 +316,4 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     if (to > from) this.gate.grew();
     if (this.events.wants('limitChange')) this.events.emit('limitChange', { from, to });
   };
-
-  private reject(error: ConcurrencyLimitError): void {
-    this.rejectedCount++;
-    if (this.events.wants('rejected')) this.events.emit('rejected', { reason: 'concurrency-limit', error });
-  }
 }

@@ -1,6 +1,9 @@
+import type { Clock } from '../core/clock.js';
 import { EventHub, checkEventName, type Listener } from '../core/events.js';
+import { Observer } from '../core/observe.js';
 import { checkName, checkNumber, checkOptionsObject, describeValue, optionNames } from '../core/validate.js';
-import { RATE_LIMITER_EVENTS, RateLimiter, readBucketSettings, type BucketTable, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
+import { BucketStore, type BucketTable } from './bucket-store.js';
+import { RATE_LIMITER_EVENTS, RateLimiter, readBucketSettings, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
 import { TokenBuckets } from './token-bucket.js';
 
 export interface KeyedRateLimiterOptions extends RateLimiterOptions {
@@ -29,7 +32,7 @@ export function keyedRateLimiter(options: KeyedRateLimiterOptions): KeyedRateLim
   const settings = readBucketSettings(opts);
   const maxKeys = opts['maxKeys'] === undefined ? 10_000 : checkNumber('maxKeys', opts['maxKeys'], { min: 1, integer: true });
   const name = checkName(opts['name'], 'keyed-rate-limiter');
-  return new KeyedRateLimiter(new KeyTable(new TokenBuckets(settings, Math.min(maxKeys, 64), true), maxKeys), name);
+  return new KeyedRateLimiter(new KeyTable(new TokenBuckets(settings, Math.min(maxKeys, 64), true), maxKeys), settings.clock, name);
 }
 
 const NONE = -1;
@@ -40,7 +43,7 @@ const NONE = -1;
  * capacity is the same as no bucket, so full buckets are dropped freely: two are reclaimed
  * from the LRU end whenever a new key arrives, and all of them when room is needed.
  */
-class KeyTable implements BucketTable {
+export class KeyTable implements BucketTable {
   private readonly index = new Map<string, number>();
   private readonly keys: (string | undefined)[] = [];
   private prev: Int32Array;
@@ -172,14 +175,19 @@ export class KeyedRateLimiter {
   readonly kind = 'keyed-rate-limiter';
   readonly name: string;
   private readonly events: EventHub<RateLimiterEvents>;
+  private readonly observer: Observer<RateLimiterEvents>;
+  private readonly store: BucketStore;
 
   /** @internal Use `keyedRateLimiter()`. */
   constructor(
     private readonly table: KeyTable,
+    private readonly clock: Clock,
     name: string,
   ) {
     this.name = name;
     this.events = new EventHub<RateLimiterEvents>(() => this.name);
+    this.observer = new Observer(this.events, clock, 'rate-limited');
+    this.store = new BucketStore(table);
   }
 
   /**
@@ -191,7 +199,7 @@ export class KeyedRateLimiter {
     if (typeof key !== 'string') {
       throw new TypeError(`breakwater: keyedRateLimiter.get(key) needs a string, received ${describeValue(key)}`);
     }
-    return new RateLimiter(this.table, key, this.name, this.events);
+    return new RateLimiter(this.store, this.clock, this.name, { key, events: this.events, observer: this.observer });
   }
 
   /** Keys held now (at most `maxKeys`). */

@@ -1,0 +1,180 @@
+import { UNTIMED, type Observer } from './observe.js';
+import { rejectSoon } from './reject.js';
+import type { Next, Scope } from './scope.js';
+
+// Admission: a policy that admits calls (a bulkhead, a concurrency limiter, a rate limiter) asks
+// its engine for a permit and tells the permit how the call ended — the shape of resilience4j's
+// `tryAcquirePermission` / `onSuccess` / `onError`, Netflix concurrency-limits' `Limiter.acquire`
+// → `Listener.onSuccess` / `onIgnore` / `onDropped`, and Polly's `RateLimitLease`. The engine
+// decides; the policy only runs the call and reports.
+
+/**
+ * The right to run one call. Every permit granted hears exactly one of: `onSuccess`,
+ * `onFailure` or `onIgnore` (the call ran), or `release` (it never started).
+ */
+export abstract class Permit {
+  /**
+   * True when the engine learns from call times (an adaptive limit): the call is then timed from
+   * its start, listeners or not, and the times reach `onSuccess`, `onFailure` and `onIgnore`.
+   * Otherwise they get 0s and no clock is read for them.
+   */
+  abstract readonly timed: boolean;
+  /** The call ran and succeeded, from `startMs` to `endMs` on the policy's clock. */
+  abstract onSuccess(startMs: number, endMs: number): void;
+  /** The call ran and failed with `error`. */
+  abstract onFailure(startMs: number, endMs: number, error: unknown): void;
+  /** The call ran, but its outcome is nobody's verdict: the caller gave up, or the attempt was cancelled. */
+  abstract onIgnore(startMs: number, endMs: number): void;
+  /** The permit was granted, but the call never started (its caller left in between). */
+  abstract release(): void;
+}
+
+/**
+ * A permit held while the call runs and handed back when it ends, whatever the outcome (a
+ * bulkhead slot). It has no per-call state, so one object serves every call, with shared
+ * settle handlers: running a call under it allocates nothing.
+ */
+export abstract class HeldPermit extends Permit {
+  readonly timed = false;
+  /** The call ended (or never started): give back what the permit holds. */
+  abstract end(): void;
+
+  onSuccess(): void {
+    this.end();
+  }
+  onFailure(): void {
+    this.end();
+  }
+  onIgnore(): void {
+    this.end();
+  }
+  release(): void {
+    this.end();
+  }
+
+  /** @internal */
+  readonly endValue = (value: unknown): unknown => {
+    this.end();
+    return value;
+  };
+  /** @internal */
+  readonly endError = (error: unknown): never => {
+    this.end();
+    throw error;
+  };
+}
+
+/**
+ * A permit used up when it is granted (rate-limit tokens): nothing to report when the call
+ * settles. A subclass whose grant can be given back (tokens a caller waited for, then left
+ * without using) overrides `release`.
+ */
+export class SpentPermit extends Permit {
+  readonly timed = false;
+
+  onSuccess(): void {}
+  onFailure(): void {}
+  onIgnore(): void {}
+  release(): void {}
+}
+
+/**
+ * What an engine answers a call: a permit now, a permit later (the promise rejects with the
+ * refusal, or with the scope's abort reason when the caller leaves first), or the refusal — the
+ * error to reject the call with.
+ */
+export type Admission = Permit | Promise<Permit> | Refusal;
+
+/** The error a call is refused with (not a `Permit`, not a promise). */
+export type Refusal = unknown;
+
+/** An engine whose waits can end in a refusal it did not report itself (a store deciding later). */
+export interface LateRefusals {
+  refusedLater(scope: Scope, error: unknown): void;
+}
+
+/**
+ * Runs the rest of the call under `admission`: at once with a permit, after the wait with a
+ * permit later (never starting `fn` for a caller that aborted meanwhile: the permit goes back),
+ * or rejects with the refusal. `arrivedAt` is `observer.start()` taken on arrival, so reported
+ * durations include the wait. A refusal made at once is the engine's to report; one that ends
+ * a wait reaches `late`, when given.
+ */
+export function runAdmitted(
+  admission: Admission,
+  scope: Scope,
+  next: Next,
+  observer: Observer<object>,
+  arrivedAt: number,
+  late?: LateRefusals,
+): Promise<unknown> {
+  if (admission instanceof Permit) return runPermitted(admission, scope, next, observer, arrivedAt, true);
+  if (admission instanceof Promise) {
+    // Chained here, in the caller's own promise chain: `fn` runs in the caller's async context
+    // (AsyncLocalStorage) even though another call's completion granted the permit.
+    return admission.then(
+      (permit: Permit) => {
+        if (scope.aborted) {
+          // Aborted between the grant and this tick: hand the permit back, never start `fn`.
+          permit.release();
+          throw scope.reason;
+        }
+        return runPermitted(permit, scope, next, observer, arrivedAt, false);
+      },
+      late === undefined
+        ? undefined
+        : (error: unknown) => {
+            late.refusedLater(scope, error);
+            throw error;
+          },
+    );
+  }
+  return rejectSoon(admission);
+}
+
+function runPermitted(
+  permit: Permit,
+  scope: Scope,
+  next: Next,
+  observer: Observer<object>,
+  arrivedAt: number,
+  atOnce: boolean,
+): Promise<unknown> {
+  if (permit instanceof HeldPermit) {
+    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
+    const running = next(scope);
+    if (arrivedAt === UNTIMED) return running.then(permit.endValue, permit.endError);
+    return running.then(
+      (value) => {
+        permit.end();
+        observer.succeeded(arrivedAt);
+        return value;
+      },
+      (error: unknown) => {
+        permit.end();
+        observer.failed(arrivedAt, error);
+        throw error;
+      },
+    );
+  }
+  if (permit instanceof SpentPermit) return observer.watch(next(scope), arrivedAt);
+  const timed = permit.timed;
+  // Granted on arrival and already timed for the listeners: that reading is the start.
+  const startMs = !timed ? 0 : atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
+  return next(scope).then(
+    (value) => {
+      const endMs = timed || arrivedAt !== UNTIMED ? observer.now() : 0;
+      if (scope.withdrawn) permit.onIgnore(startMs, endMs);
+      else permit.onSuccess(startMs, endMs);
+      observer.succeeded(arrivedAt, endMs);
+      return value;
+    },
+    (error: unknown) => {
+      const endMs = timed || arrivedAt !== UNTIMED ? observer.now() : 0;
+      if (scope.withdrawn) permit.onIgnore(startMs, endMs);
+      else permit.onFailure(startMs, endMs, error);
+      observer.failed(arrivedAt, error, endMs);
+      throw error;
+    },
+  );
+}
