@@ -69,7 +69,9 @@ export class ConcurrencyGate {
   private queuedCount = 0;
   private readonly waiters = new Fifo<Waiter>();
   private readonly deadlines: DeadlineQueue | undefined;
-  private readonly grant: () => Permit;
+  /** The shared slot permit, unless the owner makes one per call (`grant`). */
+  private readonly slot: Slot | undefined;
+  private readonly grant: (() => Permit) | undefined;
 
   /**
    * @param refuse builds the refusal of a caller: at once (`queueTimedOut` false: no slot and no
@@ -86,12 +88,8 @@ export class ConcurrencyGate {
     grant?: () => Permit,
   ) {
     this.deadlines = queueTimeoutMs === undefined ? undefined : new DeadlineQueue(clock);
-    if (grant === undefined) {
-      const slot = new Slot(this);
-      this.grant = () => slot;
-    } else {
-      this.grant = grant;
-    }
+    this.slot = grant === undefined ? new Slot(this) : undefined;
+    this.grant = grant;
     if (typeof source.subscribe === 'function') {
       let last = source.limit;
       source.subscribe((limit) => {
@@ -107,7 +105,7 @@ export class ConcurrencyGate {
    * rejects with the scope's abort reason, or the queue-timeout refusal, if it leaves first.
    */
   acquire(scope: Scope): Admission {
-    if (this.tryAcquire()) return this.grant();
+    if (this.tryAcquire()) return this.slot ?? this.grant!();
     if (this.queuedCount >= this.maxQueue) return this.refuse(false);
     return this.enqueue(scope);
   }
@@ -173,7 +171,7 @@ export class ConcurrencyGate {
     this.unlink(waiter);
     this.deadlines?.remove(waiter);
     waiter.detach();
-    waiter.admit(this.grant());
+    waiter.admit(this.slot ?? this.grant!());
   }
 
   /** @internal A waiter gives up: its caller aborted, or (`timedOut`) its queue deadline passed. */

@@ -27,6 +27,34 @@ export abstract class Permit {
   abstract onIgnore(startMs: number, endMs: number): void;
   /** The permit was granted, but the call never started (its caller left in between). */
   abstract release(): void;
+
+  /**
+   * @internal Runs the rest of the call under this permit and reports how it ended, to the
+   * permit and to the observer (`arrivedAt`: the observer's `start()` on arrival; `atOnce`: granted
+   * on arrival, not after a wait). The kinds of permit below override it with cheaper ways.
+   */
+  run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number, atOnce: boolean): Promise<unknown> {
+    const timed = this.timed;
+    // Granted on arrival and already timed for the listeners: that reading is the start.
+    const startMs = !timed ? 0 : atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
+    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
+    return next(scope).then(
+      (value) => {
+        const endMs = timed || arrivedAt !== UNTIMED ? observer.now() : 0;
+        if (scope.withdrawn) this.onIgnore(startMs, endMs);
+        else this.onSuccess(startMs, endMs);
+        observer.succeeded(arrivedAt, endMs);
+        return value;
+      },
+      (error: unknown) => {
+        const endMs = timed || arrivedAt !== UNTIMED ? observer.now() : 0;
+        if (scope.withdrawn) this.onIgnore(startMs, endMs);
+        else this.onFailure(startMs, endMs, error);
+        observer.failed(arrivedAt, error, endMs);
+        throw error;
+      },
+    );
+  }
 }
 
 /**
@@ -52,16 +80,32 @@ export abstract class HeldPermit extends Permit {
     this.end();
   }
 
-  /** @internal */
-  readonly endValue = (value: unknown): unknown => {
+  private readonly endValue = (value: unknown): unknown => {
     this.end();
     return value;
   };
-  /** @internal */
-  readonly endError = (error: unknown): never => {
+  private readonly endError = (error: unknown): never => {
     this.end();
     throw error;
   };
+
+  /** @internal */
+  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number): Promise<unknown> {
+    const running = next(scope);
+    if (arrivedAt === UNTIMED) return running.then(this.endValue, this.endError);
+    return running.then(
+      (value) => {
+        this.end();
+        observer.succeeded(arrivedAt);
+        return value;
+      },
+      (error: unknown) => {
+        this.end();
+        observer.failed(arrivedAt, error);
+        throw error;
+      },
+    );
+  }
 }
 
 /**
@@ -76,6 +120,11 @@ export class SpentPermit extends Permit {
   onFailure(): void {}
   onIgnore(): void {}
   release(): void {}
+
+  /** @internal */
+  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number): Promise<unknown> {
+    return observer.watch(next(scope), arrivedAt);
+  }
 }
 
 /**
@@ -95,86 +144,44 @@ export interface LateRefusals {
 
 /**
  * Runs the rest of the call under `admission`: at once with a permit, after the wait with a
- * permit later (never starting `fn` for a caller that aborted meanwhile: the permit goes back),
- * or rejects with the refusal. `arrivedAt` is `observer.start()` taken on arrival, so reported
- * durations include the wait. A refusal made at once is the engine's to report; one that ends
- * a wait reaches `late`, when given.
+ * permit later (see `runWhenGranted`), or rejects with the refusal (which the engine reported).
+ * `arrivedAt` is `observer.start()` taken on arrival, so reported durations include the wait.
  */
-export function runAdmitted(
-  admission: Admission,
-  scope: Scope,
-  next: Next,
-  observer: Observer<object>,
-  arrivedAt: number,
-  late?: LateRefusals,
-): Promise<unknown> {
-  if (admission instanceof Permit) return runPermitted(admission, scope, next, observer, arrivedAt, true);
-  if (admission instanceof Promise) {
-    // Chained here, in the caller's own promise chain: `fn` runs in the caller's async context
-    // (AsyncLocalStorage) even though another call's completion granted the permit.
-    return admission.then(
-      (permit: Permit) => {
-        if (scope.aborted) {
-          // Aborted between the grant and this tick: hand the permit back, never start `fn`.
-          permit.release();
-          throw scope.reason;
-        }
-        return runPermitted(permit, scope, next, observer, arrivedAt, false);
-      },
-      late === undefined
-        ? undefined
-        : (error: unknown) => {
-            late.refusedLater(scope, error);
-            throw error;
-          },
-    );
-  }
+export function runAdmitted(admission: Admission, scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number): Promise<unknown> {
+  if (admission instanceof Permit) return admission.run(scope, next, observer, arrivedAt, true);
+  if (admission instanceof Promise) return runWhenGranted(admission, scope, next, observer, arrivedAt, undefined);
   return rejectSoon(admission);
 }
 
-function runPermitted(
-  permit: Permit,
+/**
+ * Runs the rest of the call once `granted` resolves with its permit, never starting `fn` for a
+ * caller that aborted meanwhile (the permit goes back). A refusal that ends the wait reaches
+ * `late`, when given (an engine that reports its refusals itself passes none).
+ */
+export function runWhenGranted(
+  granted: Promise<Permit>,
   scope: Scope,
   next: Next,
   observer: Observer<object>,
   arrivedAt: number,
-  atOnce: boolean,
+  late: LateRefusals | undefined,
 ): Promise<unknown> {
-  if (permit instanceof HeldPermit) {
-    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
-    const running = next(scope);
-    if (arrivedAt === UNTIMED) return running.then(permit.endValue, permit.endError);
-    return running.then(
-      (value) => {
-        permit.end();
-        observer.succeeded(arrivedAt);
-        return value;
-      },
-      (error: unknown) => {
-        permit.end();
-        observer.failed(arrivedAt, error);
-        throw error;
-      },
-    );
-  }
-  if (permit instanceof SpentPermit) return observer.watch(next(scope), arrivedAt);
-  const timed = permit.timed;
-  // Granted on arrival and already timed for the listeners: that reading is the start.
-  const startMs = !timed ? 0 : atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
-  return next(scope).then(
-    (value) => {
-      const endMs = timed || arrivedAt !== UNTIMED ? observer.now() : 0;
-      if (scope.withdrawn) permit.onIgnore(startMs, endMs);
-      else permit.onSuccess(startMs, endMs);
-      observer.succeeded(arrivedAt, endMs);
-      return value;
+  // Chained here, in the caller's own promise chain: `fn` runs in the caller's async context
+  // (AsyncLocalStorage) even though another call's completion granted the permit.
+  return granted.then(
+    (permit: Permit) => {
+      if (scope.aborted) {
+        // Aborted between the grant and this tick: hand the permit back, never start `fn`.
+        permit.release();
+        throw scope.reason;
+      }
+      return permit.run(scope, next, observer, arrivedAt, false);
     },
-    (error: unknown) => {
-      const endMs = timed || arrivedAt !== UNTIMED ? observer.now() : 0;
-      if (scope.withdrawn) permit.onIgnore(startMs, endMs);
-      else permit.onFailure(startMs, endMs, error);
-      observer.failed(arrivedAt, error, endMs);
-      throw error;
-    },
+    late === undefined
+      ? undefined
+      : (error: unknown) => {
+          late.refusedLater(scope, error);
+          throw error;
+        },
   );
 }

@@ -5,7 +5,7 @@ import { RateLimitedError } from '../core/errors.js';
 import { eventNames, type EventHub, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
 import { Observer } from '../core/observe.js';
-import { Permit, runAdmitted, type Admission } from '../core/permit.js';
+import { Permit, runWhenGranted, type Admission } from '../core/permit.js';
 import { PolicyBase, RUN, readSignalOption } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
 import { rejectSoon } from '../core/reject.js';
@@ -205,7 +205,11 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   [RUN](scope: Scope, next: Next): Promise<unknown> {
     if (scope.aborted) return Promise.reject(scope.reason);
     const arrivedAt = this.observer.start();
-    return runAdmitted(this.admit(scope, 1), scope, next, this.observer, arrivedAt, this);
+    const admission = this.store.acquire(this.storeKey, 1, scope);
+    if (admission instanceof Permit) return admission.run(scope, next, this.observer, arrivedAt, true);
+    if (admission instanceof Promise) return runWhenGranted(admission, scope, next, this.observer, arrivedAt, this);
+    this.observer.rejected(admission, this.key);
+    return rejectSoon(admission);
   }
 
   /** @internal The gauges the metrics bridges report. */
