@@ -10,6 +10,20 @@
 
 const BRAND = Symbol.for('breakwater.error.code');
 
+/**
+ * How a server answers a client whose request one of these errors refused: an HTTP status and a
+ * fixed, client-safe text (never the error's message, which names internals). Each error class
+ * declares its own on its prototype, under a registered symbol, and the HTTP guard reads it from
+ * the error: adding an error edits no list there.
+ */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly message: string;
+}
+
+/** Where an error class declares its `HttpAnswer`. */
+export const HTTP_ANSWER: unique symbol = Symbol.for('breakwater.http.answer.v1') as never;
+
 /** The `code` of every error breakwater itself rejects with. */
 export type BreakwaterErrorCode =
   | 'ERR_CIRCUIT_OPEN'
@@ -71,13 +85,19 @@ export abstract class BreakwaterError extends Error {
   }
 }
 
-function mark(cls: abstract new (...args: never[]) => Error, code: string | undefined, codes: readonly string[] | undefined): void {
+function mark(
+  cls: abstract new (...args: never[]) => Error,
+  code: string | undefined,
+  codes: readonly string[] | undefined,
+  answer?: HttpAnswer,
+): void {
   const define = (key: PropertyKey, value: unknown): void => {
     Object.defineProperty(cls.prototype, key, { value, enumerable: false, configurable: true, writable: true });
   };
   define('name', cls.name);
   define(CODES, codes);
   if (code !== undefined) define(BRAND, code);
+  if (answer !== undefined) define(HTTP_ANSWER, Object.freeze(answer));
 }
 
 export class CircuitOpenError extends BreakwaterError {
@@ -211,14 +231,16 @@ export class TimeoutError extends BreakwaterError {
   }
 }
 
+// Subclasses inherit their parent's answer (an isolated circuit answers as an open one).
 mark(BreakwaterError, undefined, undefined);
-mark(CircuitOpenError, 'ERR_CIRCUIT_OPEN', ['ERR_CIRCUIT_OPEN', 'ERR_CIRCUIT_ISOLATED']);
+mark(CircuitOpenError, 'ERR_CIRCUIT_OPEN', ['ERR_CIRCUIT_OPEN', 'ERR_CIRCUIT_ISOLATED'], { status: 503, message: 'Service unavailable' });
 mark(CircuitIsolatedError, 'ERR_CIRCUIT_ISOLATED', ['ERR_CIRCUIT_ISOLATED']);
-mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL', 'ERR_CONCURRENCY_LIMIT']);
+mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL', 'ERR_CONCURRENCY_LIMIT'], { status: 503, message: 'Server is at capacity' });
 mark(ConcurrencyLimitError, 'ERR_CONCURRENCY_LIMIT', ['ERR_CONCURRENCY_LIMIT']);
-mark(RateLimitedError, 'ERR_RATE_LIMITED', ['ERR_RATE_LIMITED']);
+mark(RateLimitedError, 'ERR_RATE_LIMITED', ['ERR_RATE_LIMITED'], { status: 429, message: 'Too many requests' });
+// No answer of its own: the guard passes it on, as an error of the server.
 mark(RateLimiterUnavailableError, 'ERR_RATE_LIMITER_UNAVAILABLE', ['ERR_RATE_LIMITER_UNAVAILABLE']);
-mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT']);
+mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT'], { status: 503, message: 'Request timed out' });
 
 /**
  * True for the errors breakwater itself rejects with: a refusal (open circuit, full bulkhead,
