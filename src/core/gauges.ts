@@ -24,7 +24,3 @@ export interface Gauge {
   /** The current value, or (with `label`) a value per label value; undefined to report nothing now. */
   read(): number | Readonly<Record<string, number>> | undefined;
 }
-
-export interface HasGauges {
-  [GAUGES](): readonly Gauge[];
-}
