@@ -11,7 +11,7 @@ import {
 import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
 import { safeTest, type ErrorFilter } from '../core/handle.js';
-import { Observer } from '../core/observe.js';
+import { Observer, UNTIMED } from '../core/observe.js';
 import { Permit, runAdmitted } from '../core/permit.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import {
@@ -173,13 +173,36 @@ interface MutableSample {
  * short: it teaches nothing, and only gives its slot back.
  */
 class SamplePermit extends Permit {
-  readonly timed = true;
+  get timed(): boolean {
+    return true;
+  }
 
   constructor(
     private readonly policy: AdaptiveConcurrency,
     private readonly inflight: number,
   ) {
     super();
+  }
+
+  /** @internal `Permit.run` for a timed permit: the start and the end read once each, shared with the listeners. */
+  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number, atOnce: boolean): Promise<unknown> {
+    const startMs = atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
+    return next(scope).then(
+      (value) => {
+        const endMs = observer.now();
+        if (scope.withdrawn) this.policy.release();
+        else this.policy.learn(startMs, endMs, this.inflight, false);
+        observer.succeeded(arrivedAt, endMs);
+        return value;
+      },
+      (error: unknown) => {
+        const endMs = observer.now();
+        if (scope.withdrawn) this.policy.release();
+        else this.policy.learn(startMs, endMs, this.inflight, this.policy.isDrop(error));
+        observer.failed(arrivedAt, error, endMs);
+        throw error;
+      },
+    );
   }
 
   onSuccess(startMs: number, endMs: number): void {
@@ -264,7 +287,9 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   [RUN](scope: Scope, next: Next): Promise<unknown> {
     if (scope.aborted) return Promise.reject(scope.reason);
     const arrivedAt = this.observer.start();
-    return runAdmitted(this.gate.acquire(scope), scope, next, this.observer, arrivedAt);
+    const admission = this.gate.acquire(scope);
+    if (admission instanceof SamplePermit) return admission.run(scope, next, this.observer, arrivedAt, true);
+    return runAdmitted(admission, scope, next, this.observer, arrivedAt);
   }
 
   /** @internal The gauges the metrics bridges report. */

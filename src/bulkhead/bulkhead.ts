@@ -4,7 +4,7 @@ import { ConcurrencyGate } from '../core/concurrency-gate.js';
 import { BulkheadFullError } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
-import { Observer } from '../core/observe.js';
+import { Observer, UNTIMED } from '../core/observe.js';
 import { runAdmitted } from '../core/permit.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames, optionalNumber } from '../core/validate.js';
@@ -124,7 +124,11 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
   [RUN](scope: Scope, next: Next): Promise<unknown> {
     if (scope.aborted) return Promise.reject(scope.reason);
     const arrivedAt = this.observer.start();
-    return runAdmitted(this.gate.acquire(scope), scope, next, this.observer, arrivedAt);
+    const admission = this.gate.acquire(scope);
+    const slot = this.gate.slot!;
+    // The shared slot, with nobody timing the call: its handlers, no closure, no clock, no layer in between.
+    if (admission === slot && arrivedAt === UNTIMED) return next(scope).then(slot.endValue, slot.endError);
+    return runAdmitted(admission, scope, next, this.observer, arrivedAt);
   }
 
   /** @internal The gauges the metrics bridges report. */

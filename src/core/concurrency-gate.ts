@@ -70,7 +70,7 @@ export class ConcurrencyGate {
   private readonly waiters = new Fifo<Waiter>();
   private readonly deadlines: DeadlineQueue | undefined;
   /** The shared slot permit, unless the owner makes one per call (`grant`). */
-  private readonly slot: Slot | undefined;
+  readonly slot: HeldPermit | undefined;
   private readonly grant: (() => Permit) | undefined;
 
   /**
@@ -105,7 +105,14 @@ export class ConcurrencyGate {
    * rejects with the scope's abort reason, or the queue-timeout refusal, if it leaves first.
    */
   acquire(scope: Scope): Admission {
-    if (this.tryAcquire()) return this.slot ?? this.grant!();
+    if (this.activeCount < this.source.limit) {
+      // A free slot with a non-empty queue means the limit grew unannounced: serve the queue first.
+      if (this.waiters.head !== undefined) this.grew();
+      if (this.activeCount < this.source.limit) {
+        this.activeCount++;
+        return this.slot ?? this.grant!();
+      }
+    }
     if (this.queuedCount >= this.maxQueue) return this.refuse(false);
     return this.enqueue(scope);
   }
@@ -118,18 +125,6 @@ export class ConcurrencyGate {
   /** Callers waiting for a slot. */
   get queued(): number {
     return this.queuedCount;
-  }
-
-  /** Takes a slot when one is free and nobody is ahead in the queue. */
-  private tryAcquire(): boolean {
-    if (this.activeCount >= this.source.limit) return false;
-    // A free slot with a non-empty queue means the limit grew unannounced: serve the queue first.
-    if (this.waiters.head !== undefined) {
-      this.grew();
-      if (this.activeCount >= this.source.limit) return false;
-    }
-    this.activeCount++;
-    return true;
   }
 
   private enqueue(scope: Scope): Promise<Permit> {

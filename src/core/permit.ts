@@ -16,9 +16,10 @@ export abstract class Permit {
   /**
    * True when the engine learns from call times (an adaptive limit): the call is then timed from
    * its start, listeners or not, and the times reach `onSuccess`, `onFailure` and `onIgnore`.
-   * Otherwise they get 0s and no clock is read for them.
+   * Otherwise they get 0s and no clock is read for them. (A getter on the prototype: a permit
+   * made per call carries only its own state.)
    */
-  abstract readonly timed: boolean;
+  abstract get timed(): boolean;
   /** The call ran and succeeded, from `startMs` to `endMs` on the policy's clock. */
   abstract onSuccess(startMs: number, endMs: number): void;
   /** The call ran and failed with `error`. */
@@ -63,7 +64,9 @@ export abstract class Permit {
  * settle handlers: running a call under it allocates nothing.
  */
 export abstract class HeldPermit extends Permit {
-  readonly timed = false;
+  get timed(): boolean {
+    return false;
+  }
   /** The call ended (or never started): give back what the permit holds. */
   abstract end(): void;
 
@@ -80,11 +83,13 @@ export abstract class HeldPermit extends Permit {
     this.end();
   }
 
-  private readonly endValue = (value: unknown): unknown => {
+  /** @internal Settle handlers shared by every call (the fast path of `run`, and of policies that inline it). */
+  readonly endValue = (value: unknown): unknown => {
     this.end();
     return value;
   };
-  private readonly endError = (error: unknown): never => {
+  /** @internal */
+  readonly endError = (error: unknown): never => {
     this.end();
     throw error;
   };
@@ -114,7 +119,9 @@ export abstract class HeldPermit extends Permit {
  * without using) overrides `release`.
  */
 export class SpentPermit extends Permit {
-  readonly timed = false;
+  get timed(): boolean {
+    return false;
+  }
 
   onSuccess(): void {}
   onFailure(): void {}
@@ -126,6 +133,12 @@ export class SpentPermit extends Permit {
     return observer.watch(next(scope), arrivedAt);
   }
 }
+
+/**
+ * Tokens granted at once, with nothing to give back: an engine answers it for a grant whose
+ * call starts right away. Policies compare with it (`===`) to skip every layer of the shell.
+ */
+export const GRANTED: SpentPermit = new SpentPermit();
 
 /**
  * What an engine answers a call: a permit now, a permit later (the promise rejects with the

@@ -1,5 +1,5 @@
 import { RateLimitedError } from '../core/errors.js';
-import { SpentPermit, type Admission } from '../core/permit.js';
+import { GRANTED, type Admission } from '../core/permit.js';
 import type { Scope } from '../core/scope.js';
 import type { RateLimitStore } from './store.js';
 import type { TokenBuckets } from './token-bucket.js';
@@ -23,9 +23,6 @@ export class SingleBucket implements BucketTable {
     return 0;
   }
 }
-
-/** Tokens granted at once: nothing to give back, since the call starts at once. */
-const GRANTED_NOW = new SpentPermit();
 
 /**
  * The in-process store: token buckets in a few typed arrays (`TokenBuckets`), found through a
@@ -61,11 +58,11 @@ export class BucketStore implements RateLimitStore {
       // No slot: every key of a keyed limiter has waiters; the retry hint is one token's time.
       refusal = RateLimitedError.fast(Math.ceil(buckets.msPerToken));
     } else if (scope === undefined) {
-      if (buckets.tryTake(slot, tokens, t)) return GRANTED_NOW;
+      if (buckets.tryTake(slot, tokens, t)) return GRANTED;
       refusal = RateLimitedError.fast(buckets.retryAfter(slot, tokens));
     } else {
       const decision = buckets.request(slot, tokens, scope, t, key);
-      if (decision === null) return GRANTED_NOW;
+      if (decision === null) return GRANTED;
       if (decision instanceof Promise) return decision;
       refusal = decision;
     }

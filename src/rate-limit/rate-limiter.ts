@@ -4,8 +4,8 @@ import { Scope, type Next } from '../core/scope.js';
 import { RateLimitedError } from '../core/errors.js';
 import { eventNames, type EventHub, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
-import { Observer } from '../core/observe.js';
-import { Permit, runWhenGranted, type Admission } from '../core/permit.js';
+import { Observer, UNTIMED } from '../core/observe.js';
+import { GRANTED, Permit, runWhenGranted, type Admission } from '../core/permit.js';
 import { PolicyBase, RUN, readSignalOption } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
 import { rejectSoon } from '../core/reject.js';
@@ -206,6 +206,8 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     if (scope.aborted) return Promise.reject(scope.reason);
     const arrivedAt = this.observer.start();
     const admission = this.store.acquire(this.storeKey, 1, scope);
+    // Granted at once with nothing to give back (the common case): no layer in between.
+    if (admission === GRANTED) return arrivedAt === UNTIMED ? next(scope) : this.observer.watch(next(scope), arrivedAt);
     if (admission instanceof Permit) return admission.run(scope, next, this.observer, arrivedAt, true);
     if (admission instanceof Promise) return runWhenGranted(admission, scope, next, this.observer, arrivedAt, this);
     this.observer.rejected(admission, this.key);
