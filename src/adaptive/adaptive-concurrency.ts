@@ -11,7 +11,7 @@ import {
 import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
 import { safeTest, type ErrorFilter } from '../core/handle.js';
-import { Observer, UNTIMED } from '../core/observe.js';
+import { Observer, UNTIMED, type StartTime } from '../core/observe.js';
 import { Permit, runAdmitted } from '../core/permit.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import {
@@ -185,7 +185,7 @@ class SamplePermit extends Permit {
   }
 
   /** @internal `Permit.run` for a timed permit: the start and the end read once each, shared with the listeners. */
-  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number, atOnce: boolean): Promise<unknown> {
+  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: StartTime, atOnce: boolean): Promise<unknown> {
     const startMs = atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
     return next(scope).then(
       (value) => {
@@ -247,8 +247,9 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     clock: Clock,
     name: string,
   ) {
-    super(name);
-    this.observer = new Observer(this.events, clock, 'concurrency-limit');
+    const observer = new Observer<AdaptiveConcurrencyEvents>(() => name, clock, 'concurrency-limit');
+    super(name, observer);
+    this.observer = observer;
     this.mirror = { limit: source.limit };
     this.polls = typeof source.subscribe !== 'function';
     const refuse = (queueTimedOut: boolean): ConcurrencyLimitError => {

@@ -96,8 +96,9 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
     clock: Clock,
     name: string,
   ) {
-    super(name);
-    this.observer = new Observer(this.events, clock, 'bulkhead-full');
+    const observer = new Observer<BulkheadEvents>(() => name, clock, 'bulkhead-full');
+    super(name, observer);
+    this.observer = observer;
     this.gate = new ConcurrencyGate({ limit: maxConcurrent }, maxQueue, queueTimeoutMs, clock, (queueTimedOut) => {
       const error = queueTimedOut ? queueTimeoutError(this.queueTimeoutMs!) : BulkheadFullError.fast();
       this.rejectedCount++;

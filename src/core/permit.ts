@@ -1,4 +1,4 @@
-import { UNTIMED, type Observer } from './observe.js';
+import { UNTIMED, type Observer, type StartTime } from './observe.js';
 import { rejectSoon } from './reject.js';
 import type { Next, Scope } from './scope.js';
 
@@ -34,7 +34,7 @@ export abstract class Permit {
    * permit and to the observer (`arrivedAt`: the observer's `start()` on arrival; `atOnce`: granted
    * on arrival, not after a wait). The kinds of permit below override it with cheaper ways.
    */
-  run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number, atOnce: boolean): Promise<unknown> {
+  run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: StartTime, atOnce: boolean): Promise<unknown> {
     const timed = this.timed;
     // Granted on arrival and already timed for the listeners: that reading is the start.
     const startMs = !timed ? 0 : atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
@@ -95,7 +95,7 @@ export abstract class HeldPermit extends Permit {
   };
 
   /** @internal */
-  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number): Promise<unknown> {
+  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: StartTime): Promise<unknown> {
     const running = next(scope);
     if (arrivedAt === UNTIMED) return running.then(this.endValue, this.endError);
     return running.then(
@@ -129,7 +129,7 @@ export class SpentPermit extends Permit {
   release(): void {}
 
   /** @internal */
-  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number): Promise<unknown> {
+  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: StartTime): Promise<unknown> {
     return observer.watch(next(scope), arrivedAt);
   }
 }
@@ -160,7 +160,7 @@ export interface LateRefusals {
  * permit later (see `runWhenGranted`), or rejects with the refusal (which the engine reported).
  * `arrivedAt` is `observer.start()` taken on arrival, so reported durations include the wait.
  */
-export function runAdmitted(admission: Admission, scope: Scope, next: Next, observer: Observer<object>, arrivedAt: number): Promise<unknown> {
+export function runAdmitted(admission: Admission, scope: Scope, next: Next, observer: Observer<object>, arrivedAt: StartTime): Promise<unknown> {
   if (admission instanceof Permit) return admission.run(scope, next, observer, arrivedAt, true);
   if (admission instanceof Promise) return runWhenGranted(admission, scope, next, observer, arrivedAt, undefined);
   return rejectSoon(admission);
@@ -176,7 +176,7 @@ export function runWhenGranted(
   scope: Scope,
   next: Next,
   observer: Observer<object>,
-  arrivedAt: number,
+  arrivedAt: StartTime,
   late: LateRefusals | undefined,
 ): Promise<unknown> {
   // Chained here, in the caller's own promise chain: `fn` runs in the caller's async context

@@ -64,8 +64,9 @@ export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
     clock: Clock,
     name: string,
   ) {
-    super(name);
-    this.observer = new Observer(this.events, clock);
+    const observer = new Observer<FallbackEvents>(() => name, clock);
+    super(name, observer);
+    this.observer = observer;
   }
 
   /** @internal */

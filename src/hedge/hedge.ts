@@ -168,11 +168,12 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
 
   /** @internal Use `hedge()`, which validates the options. */
   constructor(settings: HedgeSettings) {
-    super(settings.name);
+    const observer = new Observer<HedgeEvents>(() => settings.name, settings.clock);
+    super(settings.name, observer);
     this.settings = settings;
     this.maxAttempts = settings.maxAttempts;
     this.deadlines = new DeadlineQueue(settings.clock);
-    this.observer = new Observer(this.events, settings.clock);
+    this.observer = observer;
   }
 
   /** The delay before the next attempt, as of now. */

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { EventHub, checkEventName, type Listener } from '../core/events.js';
+import { checkEventName, type Listener } from '../core/events.js';
 import { Observer } from '../core/observe.js';
 import { checkName, checkNumber, checkOptionsObject, describeValue, optionNames } from '../core/validate.js';
 import { BucketStore, type BucketTable } from './bucket-store.js';
@@ -174,8 +174,7 @@ export class KeyTable implements BucketTable {
 export class KeyedRateLimiter {
   readonly kind = 'keyed-rate-limiter';
   readonly name: string;
-  private readonly events: EventHub<RateLimiterEvents>;
-  private readonly observer: Observer<RateLimiterEvents>;
+  private readonly events: Observer<RateLimiterEvents>;
   private readonly store: BucketStore;
 
   /** @internal Use `keyedRateLimiter()`. */
@@ -185,8 +184,7 @@ export class KeyedRateLimiter {
     name: string,
   ) {
     this.name = name;
-    this.events = new EventHub<RateLimiterEvents>(() => this.name);
-    this.observer = new Observer(this.events, clock, 'rate-limited');
+    this.events = new Observer<RateLimiterEvents>(() => this.name, clock, 'rate-limited');
     this.store = new BucketStore(table);
   }
 
@@ -199,7 +197,7 @@ export class KeyedRateLimiter {
     if (typeof key !== 'string') {
       throw new TypeError(`breakwater: keyedRateLimiter.get(key) needs a string, received ${describeValue(key)}`);
     }
-    return new RateLimiter(this.store, this.clock, this.name, { key, events: this.events, observer: this.observer });
+    return new RateLimiter(this.store, this.clock, this.name, { key, observer: this.events });
   }
 
   /** Keys held now (at most `maxKeys`). */

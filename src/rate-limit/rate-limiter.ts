@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { ExecuteOptions } from '../core/context.js';
 import { Scope, type Next } from '../core/scope.js';
 import { RateLimitedError } from '../core/errors.js';
-import { eventNames, type EventHub, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
 import { Observer, UNTIMED } from '../core/observe.js';
 import { GRANTED, Permit, runWhenGranted, type Admission } from '../core/permit.js';
@@ -80,10 +80,9 @@ export function checkTokens(tokens: unknown): number {
   return tokens;
 }
 
-/** @internal What the views of one keyed limiter share: the key of this view, the hub, the shell. */
+/** @internal What a view of a keyed limiter has: its key, and the hub all views share. */
 export interface RateLimiterView {
   readonly key: string;
-  readonly events: EventHub<RateLimiterEvents>;
   readonly observer: Observer<RateLimiterEvents>;
 }
 
@@ -109,10 +108,11 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     view: RateLimiterView | undefined,
   ) {
     // A keyed limiter's views share its hub: listeners see every key, and a view costs no hub.
-    super(name, view?.events);
+    const observer = view?.observer ?? new Observer<RateLimiterEvents>(() => name, clock, 'rate-limited');
+    super(name, observer);
     this.key = view?.key;
     this.storeKey = view === undefined ? '' : view.key;
-    this.observer = view?.observer ?? new Observer(this.events, clock, 'rate-limited');
+    this.observer = observer;
   }
 
   get capacity(): number {

@@ -3,7 +3,7 @@ import type { Next, Scope } from '../core/scope.js';
 import { isFastRefusal } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RetryEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
-import { Observer, UNTIMED } from '../core/observe.js';
+import { Observer, UNTIMED, type StartTime } from '../core/observe.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { sleep } from '../core/sleep.js';
 import {
@@ -127,10 +127,11 @@ export class RetryPolicy extends PolicyBase<RetryEvents> {
 
   /** @internal Use `retry()`, which validates the options. */
   constructor(settings: RetrySettings) {
-    super(settings.name);
+    const observer = new Observer<RetryEvents>(() => settings.name, settings.clock);
+    super(settings.name, observer);
     this.settings = settings;
     this.maxRetries = settings.maxRetries;
-    this.observer = new Observer(this.events, settings.clock);
+    this.observer = observer;
   }
 
   /** @internal */
@@ -168,7 +169,7 @@ export class RetryPolicy extends PolicyBase<RetryEvents> {
     return false;
   }
 
-  private async retryLoop(ctx: Scope, next: Next, first: Failure, startedAt: number): Promise<unknown> {
+  private async retryLoop(ctx: Scope, next: Next, first: Failure, startedAt: StartTime): Promise<unknown> {
     const { maxRetries, backoff, maxDelayMs, clock, random, handleResult, budget } = this.settings;
     let failure = first;
     let previousDelayMs = 0;
@@ -213,7 +214,7 @@ export class RetryPolicy extends PolicyBase<RetryEvents> {
     }
   }
 
-  private emitOutcome(startedAt: number, failed: boolean, error: unknown): void {
+  private emitOutcome(startedAt: StartTime, failed: boolean, error: unknown): void {
     if (failed) this.observer.failed(startedAt, error);
     else this.observer.succeeded(startedAt);
   }

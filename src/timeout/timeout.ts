@@ -89,9 +89,10 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
     clock: Clock,
     name: string,
   ) {
-    super(name);
+    const observer = new Observer<TimeoutEvents>(() => name, clock);
+    super(name, observer);
     this.deadlines = new DeadlineQueue(clock);
-    this.observer = new Observer(this.events, clock);
+    this.observer = observer;
   }
 
   /** @internal */

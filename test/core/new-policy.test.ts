@@ -45,8 +45,9 @@ class Kettle extends PolicyBase<KettleEvents> {
   private readonly observer: Observer<KettleEvents>;
 
   constructor(clock: TestClock, name: string) {
-    super(name);
-    this.observer = new Observer(this.events, clock, 'kettle-busy');
+    const observer = new Observer<KettleEvents>(() => name, clock, 'kettle-busy');
+    super(name, observer);
+    this.observer = observer;
   }
 
   [RUN](scope: Scope, next: Next): Promise<unknown> {

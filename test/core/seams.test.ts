@@ -367,8 +367,9 @@ class Gated extends PolicyBase<BulkheadEvents> {
   private readonly observer: Observer<BulkheadEvents>;
 
   constructor(limit: LimitSource, clock: TestClock) {
-    super('gated');
-    this.observer = new Observer(this.events, clock, 'bulkhead-full');
+    const observer = new Observer<BulkheadEvents>(() => 'gated', clock, 'bulkhead-full');
+    super('gated', observer);
+    this.observer = observer;
     this.gate = new ConcurrencyGate(limit, Infinity, undefined, clock, () => new BulkheadFullError());
   }
 
