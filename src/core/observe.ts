@@ -55,22 +55,31 @@ export class Observer<E extends object> extends EventHub<E> {
     return this.wantsOutcome() ? this.clock.now() : UNTIMED;
   }
 
+  // `succeeded` and `failed` run on every call of every policy: kept tiny so that the compiler
+  // inlines them anywhere, with the work done only for a timed call.
+
   /**
    * The call succeeded. Emits `success` with the time since `startedAt` when the call was timed
    * and someone listens; `endedAt` is a reading the caller already took, `attempt` the attempt
    * that answered (for policies that run several at once).
    */
   succeeded(startedAt: StartTime, endedAt: number = UNREAD, attempt?: number): void {
-    if (startedAt === UNTIMED) return;
+    if (startedAt !== UNTIMED) this.emitSuccess(startedAt, endedAt, attempt);
+  }
+
+  /** The call failed with `error`: `failure`, as `succeeded` does `success`. */
+  failed(startedAt: StartTime, error: unknown, endedAt: number = UNREAD): void {
+    if (startedAt !== UNTIMED) this.emitFailure(startedAt, error, endedAt);
+  }
+
+  private emitSuccess(startedAt: number, endedAt: number, attempt: number | undefined): void {
     const hub = this as unknown as EventHub<ObservedEvents>;
     if (!hub.wants('success')) return;
     const durationMs = (endedAt === endedAt ? endedAt : this.clock.now()) - startedAt;
     hub.emit('success', attempt === undefined ? { durationMs } : { durationMs, attempt });
   }
 
-  /** The call failed with `error`: `failure`, as `succeeded` does `success`. */
-  failed(startedAt: StartTime, error: unknown, endedAt: number = UNREAD): void {
-    if (startedAt === UNTIMED) return;
+  private emitFailure(startedAt: number, error: unknown, endedAt: number): void {
     const hub = this as unknown as EventHub<ObservedEvents>;
     if (!hub.wants('failure')) return;
     const durationMs = (endedAt === endedAt ? endedAt : this.clock.now()) - startedAt;
