@@ -11,7 +11,12 @@ export default defineConfig({
     fetch: 'src/http/fetch.ts',
     otel: 'src/telemetry/otel.ts',
     prometheus: 'src/telemetry/prometheus.ts',
+    redis: 'src/redis/index.ts',
+    sim: 'src/sim/index.ts',
+    cli: 'src/sim/cli.ts',
   },
+  // The CLI finds its own file (import.meta.url) to start tune's worker threads, in the CJS build too.
+  shims: true,
   format: ['esm', 'cjs'],
   // `/** @internal */` members and declarations (the policy protocol, constructors that skip
   // validation) stay out of the published types.

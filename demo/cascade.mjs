@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // npm run demo — does a bad deploy downstream cascade into the service that calls it?
-// Runs the same open-loop load twice against a downstream that goes bad midway and heals:
-// once with the upstream calling it unprotected, once through a breakwater pipeline, and
-// prints what was measured side by side (or one JSON object with --json). See docs/demo.md.
+// Plays each scenario (a bad deploy; a healthy but slower build) three times with the same
+// open-loop load against a downstream that changes midway and is rolled back: with the
+// upstream calling it unprotected, through a breakwater pipeline with a hand-sized bulkhead,
+// and through the same pipeline with an adaptive concurrency limit. Prints what was measured
+// side by side (or one JSON object with --json). See docs/demo.md.
 import os from 'node:os';
 import { parseConfig, usage } from './lib/args.mjs';
 import { createProgress } from './lib/progress.mjs';
 import { checkDist } from './lib/protection.mjs';
 import { renderTable, toJson } from './lib/report.mjs';
-import { runScenario } from './lib/scenario.mjs';
+import { RUNS, runScenario } from './lib/scenario.mjs';
 
 async function main() {
   let config;
@@ -23,21 +25,27 @@ async function main() {
     process.stdout.write(`${usage()}\n`);
     return;
   }
-  const { json, quiet, help: _help, ...scenario } = config;
+  const { json, quiet, scenarios } = config;
   checkDist();
   const progress = createProgress({ quiet });
 
-  const runs = {};
-  for (const name of ['unprotected', 'protected']) {
-    progress.start(name);
-    runs[name] = await runScenario(name, scenario, progress.sample);
-    progress.end(name);
+  const results = [];
+  for (const scenario of scenarios) {
+    const runs = {};
+    for (const run of RUNS) {
+      const name = `${scenario.scenario}/${run}`;
+      progress.start(name);
+      runs[run] = await runScenario(run, scenario, progress.sample);
+      progress.end(name);
+    }
+    results.push({ config: scenario, runs });
   }
 
   if (json) {
-    process.stdout.write(`${JSON.stringify(toJson({ ...scenario, machine: machine() }, runs))}\n`);
+    process.stdout.write(`${JSON.stringify(toJson(machine(), results))}\n`);
   } else {
-    process.stdout.write(`${renderTable(scenario, runs, describeMachine())}\n`);
+    const tables = results.map(({ config: scenario, runs }) => renderTable(scenario, runs));
+    process.stdout.write(`breakwater cascade demo, ${describeMachine()}\n\n${tables.join('\n\n')}\n`);
   }
 }
 

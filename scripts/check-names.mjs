@@ -11,6 +11,8 @@ export const errorArguments = {
   RateLimitedError: () => [40],
   TimeoutError: () => [250],
   ConcurrencyLimitError: () => [],
+  DownstreamError: () => [],
+  RequestRefusedError: () => [{ status: 503, code: 'ERR_BULKHEAD_FULL', message: 'Server is at capacity', retryAfterSeconds: 1 }, undefined, {}],
   RateLimiterUnavailableError: () => [],
   HttpStatusError: () => [new Response(null, { status: 503, statusText: 'Service Unavailable' }), undefined],
 };

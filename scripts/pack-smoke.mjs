@@ -25,6 +25,8 @@ const expected = {
   './fetch': ['resilientFetch'],
   './otel': ['instrument'],
   './prometheus': ['instrument'],
+  './redis': ['redisRateLimiter', 'RateLimiterUnavailableError'],
+  './sim': ['simulate', 'SimulationEngine'],
 };
 
 const scratch = mkdtempSync(join(tmpdir(), 'breakwater-pack-'));

@@ -153,7 +153,8 @@ describe('public types: what execute resolves to', () => {
     expect(() => pipeline({ nmae: 'x' })).toThrow(/did you mean "name"/);
     // @ts-expect-error: misspelled event
     expect(() => circuitBreaker({ halfOpenAfterMs: 1 }).on('stateChnage', () => {})).toThrow(TypeError);
-    expectTypeOf<keyof GuardOptions>().toEqualTypeOf<'onRejected' | 'rateLimitHeaders'>();
-    expectTypeOf<keyof FastifyGuardOptions>().toEqualTypeOf<'onRejected' | 'rateLimitHeaders'>();
+    type GuardKeys = 'onRejected' | 'rateLimitHeaders' | 'retryAfterSeconds' | 'deadlineHeader' | 'deadlineMs' | 'clock';
+    expectTypeOf<keyof GuardOptions>().toEqualTypeOf<GuardKeys>();
+    expectTypeOf<keyof FastifyGuardOptions>().toEqualTypeOf<GuardKeys>();
   });
 });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 // The targets and the markdown written to docs/benchmarks.md.
 import { groups } from './rows.mjs';
+import { soakSection } from './soak-report.mjs';
 import { TARGET_WORKLOAD, workloads } from './workloads.mjs';
 
 // ---------------------------------------------------------------- formatting
@@ -369,7 +370,8 @@ ${sustainedSection(data)}
 ## ${int(data.scale?.calls ?? 100_000)} timeouts in flight
 
 ${scaleSection(data)}
-${analysisSection()}`;
+${analysisSection()}
+${soakSection()}`;
 }
 
 /** Why targets are missed: written by people (bench/analysis.md), kept next to the numbers. */

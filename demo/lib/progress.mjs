@@ -36,6 +36,7 @@ export function statusLine(s, width = Infinity) {
     { text: `shed ${s.shed}`, keep: 5 },
     { text: `in-flight ${s.inFlight}`, keep: 1 },
     ...(s.breaker === undefined ? [] : [{ text: `breaker ${s.breaker}`, keep: 3 }]),
+    ...(s.limit === undefined ? [] : [{ text: `limit ${s.limit}`, keep: 2 }]),
   ];
   const line = (shown) => shown.map((f) => f.text).join(' ');
   let shown = fields;

@@ -1,23 +1,31 @@
-// One run of the story: start a downstream and an upstream, drive the upstream with an
-// open-loop load through healthy → bad deploy → healed, and measure everything.
+// One run of a scenario: start a downstream and an upstream, drive the upstream with an
+// open-loop load through healthy → deploy (bad, or only slower) → rolled back, and measure
+// everything.
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { SCENARIOS } from './args.mjs';
 import { closeServer, startDownstream } from './downstream.mjs';
 import { createDownstreamClient } from './downstream-client.mjs';
 import { runLoad, warmUp } from './load.mjs';
 import { buildProtection } from './protection.mjs';
-import { closedAfter, openedAfter, round1, summarize } from './stats.mjs';
+import { closedAfter, countReasons, limitSummary, openedAfter, round1, summarize } from './stats.mjs';
 import { startUpstream } from './upstream.mjs';
 
 const SAMPLE_EVERY_MS = 100;
 
+/** How each run calls the downstream: not at all protected, behind a hand-sized bulkhead, or an adaptive limit. */
+export const RUNS = ['unprotected', 'protected', 'adaptive'];
+
 /**
- * @param {'unprotected' | 'protected'} name
- * @param {object} config  from parseConfig
+ * @param {'unprotected' | 'protected' | 'adaptive'} run
+ * @param {object} config  one scenario's config from parseConfig
  * @param {(sample: object) => void} [onSample]  called every 100 ms while the load runs
  */
-export async function runScenario(name, config, onSample = () => {}) {
+export async function runScenario(run, config, onSample = () => {}) {
   // Built first: a dist without the policies fails here, before any server holds the process open.
-  const protection = name === 'protected' ? buildProtection(config) : undefined;
+  const protection =
+    run === 'unprotected' ? undefined : buildProtection(config, run === 'adaptive' ? 'adaptive' : 'bulkhead');
+  const name = `${config.scenario}/${run}`;
+  const label = SCENARIOS[config.scenario].label;
   const downstream = await startDownstream(config);
   const client = createDownstreamClient(downstream.port);
   const upstream = await startUpstream(client, protection?.policy, config);
@@ -49,13 +57,14 @@ export async function runScenario(name, config, onSample = () => {}) {
     const sample = {
       name,
       tMs: Math.round(now - startAt),
-      phase: now < badFrom ? 'healthy' : now < badUntil ? 'bad deploy' : 'healed',
+      phase: now < badFrom ? 'healthy' : now < badUntil ? label : 'healed',
       durationMs,
       inFlight: client.meter.inFlight,
       breaker: protection?.breaker.state,
+      ...(protection?.adaptive ? { limit: protection.limiter.limit } : {}),
       ...load.live,
     };
-    timeline.push({ tMs: sample.tMs, inFlight: sample.inFlight, breaker: sample.breaker });
+    timeline.push({ tMs: sample.tMs, inFlight: sample.inFlight, breaker: sample.breaker, limit: sample.limit });
     onSample(sample);
   }, SAMPLE_EVERY_MS);
 
@@ -79,6 +88,9 @@ export async function runScenario(name, config, onSample = () => {}) {
     succeeded: all.succeeded,
     failed: all.failed,
     shed: all.shed,
+    // Who shed: the open breaker, or the bound on calls in flight (bulkhead or adaptive limit).
+    shedByBreaker: countReasons(raw.reasons, ['503 ERR_CIRCUIT_OPEN']),
+    shedByConcurrencyBound: countReasons(raw.reasons, ['503 ERR_BULKHEAD_FULL', '503 ERR_CONCURRENCY_LIMIT']),
     noAnswer: all.noAnswer,
     p50Ms: bad.p50Ms,
     p99Ms: bad.p99Ms,
@@ -105,6 +117,12 @@ export async function runScenario(name, config, onSample = () => {}) {
     result.breakerClosedAfterMs = closedAfter(transitions, badUntil);
     result.breakerTransitions = transitions.map(({ at, from, to }) => ({ tMs: round1(at - startAt), from, to }));
     result.retries = protection.observed.retries;
+    const boundShedsDuring = protection.observed.boundRejections.filter((at) => at >= badFrom && at < badUntil);
+    result.boundShedsDuringBadDeploy = boundShedsDuring.length;
+    result.lastBoundShedAfterMs = boundShedsDuring.length === 0 ? null : round1(boundShedsDuring.at(-1) - badFrom);
+  }
+  if (protection?.adaptive) {
+    result.adaptiveLimit = limitSummary(protection.observed, badFrom, badUntil);
   }
   return result;
 }

@@ -38,6 +38,13 @@ export function summarize(load, from, until) {
   };
 }
 
+/** How many answers had one of these reasons (`<status> <code>`, as the load generator records them). */
+export function countReasons(reasons, which) {
+  let count = 0;
+  for (const reason of which) count += reasons.get(reason) ?? 0;
+  return count;
+}
+
 /** The breaker's state at time t, given its transitions in order (closed before the first). */
 export function stateAt(transitions, t) {
   let state = 'closed';
@@ -63,6 +70,26 @@ export function closedAfter(transitions, badUntil) {
   if (stateAt(transitions, badUntil) === 'closed') return 0;
   const hit = transitions.find(({ at, to }) => to === 'closed' && at > badUntil);
   return hit === undefined ? null : round1(hit.at - badUntil);
+}
+
+/**
+ * The adaptive limit around the bad deploy, from its changes in order (`initialLimit` before
+ * the first): the limit when it began, its lowest and highest while it lasted, and at the end.
+ */
+export function limitSummary({ initialLimit, limitChanges }, badFrom, badUntil) {
+  let limit = initialLimit;
+  let i = 0;
+  for (; i < limitChanges.length && limitChanges[i].at <= badFrom; i++) limit = limitChanges[i].to;
+  const atBadDeploy = limit;
+  let min = limit;
+  let max = limit;
+  for (; i < limitChanges.length && limitChanges[i].at < badUntil; i++) {
+    limit = limitChanges[i].to;
+    min = Math.min(min, limit);
+    max = Math.max(max, limit);
+  }
+  const atEnd = limitChanges.length === 0 ? initialLimit : limitChanges[limitChanges.length - 1].to;
+  return { atBadDeploy, minDuringBadDeploy: min, maxDuringBadDeploy: max, atEnd, changes: limitChanges.length };
 }
 
 export { round1 };

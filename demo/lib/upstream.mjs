@@ -36,19 +36,20 @@ export async function startUpstream(client, policy, config) {
   return { port, server };
 }
 
+/** A full bulkhead, or an adaptive limit reached (ConcurrencyLimitError extends BulkheadFullError). */
+const FULL = new Set(['ERR_BULKHEAD_FULL', 'ERR_CONCURRENCY_LIMIT']);
+
 /**
  * Fast rejections (the call never reached the downstream) are load shedding: 503 with a
  * Retry-After telling well-behaved clients when to come back. `rejectionFor` is the mapping
- * `breakwater/express`'s guard answers with; it knows no retry time for a full bulkhead, and
- * the demo adds one (a slot frees up within one call's timeout at the latest). A timeout or a
+ * `breakwater/express`'s guard answers with; a full bulkhead (or a reached adaptive limit) has no retry time of its own, so
+ * the demo gives one (a slot frees up within one call's timeout at the latest). A timeout or a
  * downstream error is a real failure: the call was made and did not work.
  */
 export function answerFailure(res, error, config) {
-  const rejection = rejectionFor(error);
+  const rejection = rejectionFor(error, { retryAfterSeconds: Math.min(86_400, Math.max(1, Math.ceil(config.timeoutMs / 1000))) });
   if (rejection !== undefined) {
-    const retryAfter =
-      rejection.retryAfterSeconds ??
-      (rejection.code === 'ERR_BULKHEAD_FULL' ? Math.max(1, Math.ceil(config.timeoutMs / 1000)) : undefined);
+    const retryAfter = rejection.retryAfterSeconds;
     if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
     return res.status(rejection.status).json({ error: rejection.code });
   }

@@ -1,10 +1,12 @@
-import type { Clock } from '../core/clock.js';
 import type { Next, Scope } from '../core/scope.js';
-import { CircuitIsolatedError, CircuitOpenError } from '../core/errors.js';
-import { eventNames, type FailureEvent, type RejectedEvent, type StateChangeEvent, type SuccessEvent } from '../core/events.js';
+import type { CircuitOpenError } from '../core/errors.js';
 import { safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import type { Backoff } from '../retry/backoff.js';
+import { rejectSoon } from '../core/reject.js';
+import { GAUGES, type Gauge } from '../core/gauges.js';
+import { Observer } from '../core/observe.js';
+import { CIRCUIT_BREAKER_EVENTS, reportFailedResult, type CircuitBreakerEvents } from './events.js';
+import { CircuitMachine } from './machine.js';
 import {
   readCircuitBreakerOptions,
   type CircuitBreakerOptions,
@@ -12,25 +14,8 @@ import {
   type CircuitBreakerSnapshot,
   type CircuitState,
 } from './options.js';
-import { CountWindow, TimeWindow, type OutcomeWindow } from './window.js';
-import { rejectSoon } from '../core/reject.js';
-
-export interface CircuitBreakerFailureEvent extends FailureEvent {
-  /** The result `handleResult` judged a failure, when that was the cause (`error` is then undefined). */
-  readonly result?: unknown;
-}
-
-export interface CircuitBreakerEvents {
-  stateChange: StateChangeEvent<CircuitState>;
-  /** A call the breaker let through succeeded. */
-  success: SuccessEvent;
-  /** A call the breaker let through failed (whether or not it counted towards tripping). */
-  failure: CircuitBreakerFailureEvent;
-  /** The breaker refused a call (`reason` is always `'circuit-open'`, isolated too). */
-  rejected: RejectedEvent;
-}
-
-export const CIRCUIT_BREAKER_EVENTS = eventNames<CircuitBreakerEvents>({ stateChange: true, success: true, failure: true, rejected: true });
+import type { Permit, Verdict } from './permit.js';
+import { tripRuleFor } from './trip-rule.js';
 
 export interface CircuitBreakerStats {
   readonly state: CircuitState;
@@ -46,17 +31,6 @@ export interface CircuitBreakerStats {
 }
 
 /**
- * Every legal transition (contract): a test asserts the breaker never emits another.
- * `half-open → half-open` does not exist: a hung probe only loses its slot.
- */
-export const CIRCUIT_TRANSITIONS: Readonly<Record<CircuitState, readonly CircuitState[]>> = Object.freeze({
-  closed: Object.freeze(['open', 'isolated'] as const),
-  open: Object.freeze(['half-open', 'isolated'] as const),
-  'half-open': Object.freeze(['closed', 'open', 'isolated'] as const),
-  isolated: Object.freeze(['closed'] as const),
-});
-
-/**
  * Stops calling a failing dependency for a while, then lets a few probes through to find out
  * whether it recovered. Transitions are computed when a call arrives: the breaker owns no timer.
  */
@@ -64,88 +38,43 @@ export function circuitBreaker<R = unknown>(options: CircuitBreakerOptions<R>): 
   return new CircuitBreaker(readCircuitBreakerOptions(options));
 }
 
-const CLOSED = 0;
-const OPEN = 1;
-const HALF_OPEN = 2;
-const ISOLATED = 3;
-type StateCode = 0 | 1 | 2 | 3;
-const NAMES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated'];
-
-/** Outcome of one call, as far as the breaker is concerned. */
-const SUCCEEDED = 0;
-const FAILED = 1;
-/** Not counted either way: a caller abort, or an error `handle` excludes. */
-const IGNORED = 2;
-type Outcome = 0 | 1 | 2;
-
 /**
- * A half-open call. `live` turns false when it outlives `probeTimeoutMs` and loses its slot;
- * its outcome still decides while its half-open period is current.
+ * A state refuses a call with the error to reject it with. Told apart by shape, not with
+ * `instanceof`: our error classes answer that by reading brands (so that the ESM and CJS
+ * builds know each other's errors), and even `instanceof Error` made every closed call
+ * measurably slower.
  */
-interface Probe {
-  readonly startedAt: number;
-  live: boolean;
+function isRefusal(admission: Permit | CircuitOpenError): admission is CircuitOpenError {
+  return !('onSuccess' in admission);
 }
 
+// The policy asks the current state for a permit, times the call when something needs the
+// duration, judges how it settled and hands the verdict to the permit. States, transitions and
+// persistence are the machine's (machine.ts, states.ts); when to open is the trip rule's.
 export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   readonly kind = 'circuit-breaker';
   protected readonly eventNames = CIRCUIT_BREAKER_EVENTS;
 
-  // Settings, flattened: the call path reads them on every call.
-  private readonly clock: Clock;
-  private readonly halfOpenAfter: number | Backoff;
-  private readonly random: () => number;
-  private readonly consecutiveLimit: number;
-  private readonly failureRatio: number;
-  private readonly slowCallRatio: number;
-  private readonly minimumThroughput: number;
-  /** Infinity when slow calls are not measured. */
-  private readonly slowCallMs: number;
-  private readonly timesCalls: boolean;
-  private readonly halfOpenProbes: number;
-  private readonly probeTimeoutMs: number;
+  private readonly machine: CircuitMachine;
   private readonly handle: ErrorFilter;
   private readonly handleResult: ResultFilter | undefined;
-  private readonly window: OutcomeWindow | undefined;
-  /** The window needs the completion time of every call. */
-  private readonly timeWindow: boolean;
-
-  private current: StateCode = CLOSED;
-  /**
-   * Bumped on every transition. A call remembers the period it was admitted in; its outcome
-   * only counts if the period is still current (peer bug opossum#381).
-   */
-  private period = 0;
-  private openedAt = 0;
-  private openMs = 0;
-  private openings = 0;
-  private probes: Probe[] = [];
-  private probeSuccesses = 0;
-  private isolations = 0;
-  private consecutive = 0;
-  private runCalls = 0;
-  private runFailures = 0;
+  /** Slow calls are measured: every closed call is timed. */
+  private readonly timesCalls: boolean;
+  /** The trip rule needs the completion time of every call (a time window). */
+  private readonly needsSettledAt: boolean;
+  private readonly observer: Observer<CircuitBreakerEvents>;
 
   /** @internal Use `circuitBreaker(options)`, which validates the options. */
   constructor(settings: CircuitBreakerSettings) {
-    super(settings.name);
-    this.clock = settings.clock;
-    this.halfOpenAfter = settings.halfOpenAfterMs;
-    this.random = settings.random;
-    this.consecutiveLimit = settings.consecutiveFailures;
-    this.failureRatio = settings.failureRatio ?? Infinity;
-    this.slowCallRatio = settings.slowCallRatio ?? Infinity;
-    this.minimumThroughput = settings.minimumThroughput;
-    this.slowCallMs = settings.slowCallMs ?? Infinity;
-    this.timesCalls = settings.slowCallMs !== undefined;
-    this.halfOpenProbes = settings.halfOpenProbes;
-    this.probeTimeoutMs = settings.probeTimeoutMs;
+    const observer = new Observer<CircuitBreakerEvents>(() => this.name, settings.clock, 'circuit-open');
+    super(settings.name, observer);
+    this.observer = observer;
+    const rule = tripRuleFor(settings);
+    this.machine = new CircuitMachine(settings, rule, observer);
     this.handle = settings.handle;
     this.handleResult = settings.handleResult;
-    if (settings.windowCalls !== undefined) this.window = new CountWindow(settings.windowCalls);
-    else if (settings.windowMs !== undefined) this.window = new TimeWindow(settings.windowMs, settings.windowBuckets);
-    this.timeWindow = this.window?.kind === 'time';
-    if (settings.initialState !== undefined) this.restore(settings.initialState);
+    this.timesCalls = settings.slowCallMs !== undefined;
+    this.needsSettledAt = rule.needsTime;
   }
 
   /**
@@ -153,25 +82,13 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
    * as `'half-open'`, and the transition (with its event) happens when the next call arrives.
    */
   get state(): CircuitState {
-    if (this.current === OPEN && this.clock.now() - this.openedAt >= this.openMs) return 'half-open';
-    return NAMES[this.current]!;
+    return this.machine.visibleState;
   }
 
   /** Outcomes in the current window. A pure read. */
   get stats(): CircuitBreakerStats {
-    const state = this.state;
-    let calls: number;
-    let failures: number;
-    let slowCalls = 0;
-    if (this.window !== undefined) {
-      const totals = this.window.view(this.timeWindow ? this.clock.now() : 0);
-      calls = totals.calls;
-      failures = totals.failures;
-      slowCalls = totals.slowCalls;
-    } else {
-      calls = this.runCalls;
-      failures = this.runFailures;
-    }
+    const state = this.machine.visibleState;
+    const { calls, failures, slowCalls, consecutiveFailures } = this.machine.rule.counts(this.machine.clock);
     return {
       state,
       calls,
@@ -179,176 +96,70 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
       slowCalls,
       failureRatio: calls === 0 ? 0 : failures / calls,
       slowCallRatio: calls === 0 ? 0 : slowCalls / calls,
-      consecutiveFailures: this.consecutive,
+      consecutiveFailures,
     };
   }
 
   /** @internal */
-  [RUN](ctx: Scope, next: Next): Promise<unknown> {
-    if (this.current !== CLOSED) return this.runNotClosed(ctx, next);
-    const period = this.period;
-    // No clock read unless something needs a duration (slow calls, listeners).
-    const timed = this.timesCalls || this.events.wantsOutcome();
-    const startedAt = timed ? this.clock.now() : 0;
-    return next(ctx).then(
+  [RUN](scope: Scope, next: Next): Promise<unknown> {
+    const permit = this.machine.state.tryAcquire();
+    if (isRefusal(permit)) return this.refuse(permit);
+    const admittedAt = permit.admittedAt;
+    // No clock read unless something needs a duration (a probe, slow calls, listeners).
+    const timed = admittedAt !== undefined || this.timesCalls || this.observer.wantsOutcome();
+    const startedAt = admittedAt ?? (timed ? this.machine.clock.now() : 0);
+    return next(scope).then(
       (value: unknown) => {
-        this.settled(period, undefined, timed, startedAt, this.judgeResult(value), false, value);
+        this.resolved(permit, timed, startedAt, value);
         return value;
       },
       (error: unknown) => {
-        this.settled(period, undefined, timed, startedAt, this.judgeError(ctx, error), true, error);
+        this.threw(permit, timed, startedAt, scope, error);
         throw error;
       },
     );
   }
 
-  private runNotClosed(ctx: Scope, next: Next): Promise<unknown> {
-    if (this.current === ISOLATED) return this.reject(CircuitIsolatedError.fast());
-    const now = this.clock.now();
-    if (this.current === OPEN) {
-      const remaining = this.openedAt + this.openMs - now;
-      if (remaining > 0) return this.reject(CircuitOpenError.fast(remaining < this.openMs ? remaining : this.openMs));
-      this.transition(HALF_OPEN);
-      // A stateChange listener may have isolated the breaker (or released it again).
-      if ((this.current as StateCode) !== HALF_OPEN) return this[RUN](ctx, next);
-    }
-    const probes = this.probes;
-    // Probes that hung past the timeout give up their slots (peer bug resilience4j#935).
-    while (probes.length !== 0 && now - probes[0]!.startedAt >= this.probeTimeoutMs) probes.shift()!.live = false;
-    if (probes.length + this.probeSuccesses >= this.halfOpenProbes) {
-      // Slots are full, so a probe is in flight: the earliest to time out frees the next slot.
-      const oldest = probes[0];
-      return this.reject(CircuitOpenError.fast(oldest === undefined ? this.probeTimeoutMs : oldest.startedAt + this.probeTimeoutMs - now));
-    }
-    const probe: Probe = { startedAt: now, live: true };
-    probes.push(probe);
-    const period = this.period;
-    return next(ctx).then(
-      (value: unknown) => {
-        this.settled(period, probe, true, now, this.judgeResult(value), false, value);
-        return value;
-      },
-      (error: unknown) => {
-        this.settled(period, probe, true, now, this.judgeError(ctx, error), true, error);
-        throw error;
-      },
-    );
-  }
-
-  private reject(error: CircuitOpenError): Promise<never> {
-    if (this.events.wants('rejected')) this.events.emit('rejected', { reason: 'circuit-open', error });
+  private refuse(error: CircuitOpenError): Promise<never> {
+    this.observer.rejected(error);
     return rejectSoon(error);
   }
 
-  private judgeResult(value: unknown): Outcome {
-    return this.handleResult !== undefined && safeTest(this.handleResult, value) ? FAILED : SUCCEEDED;
-  }
-
-  private judgeError(ctx: Scope, error: unknown): Outcome {
-    // A caller that gave up says nothing about the dependency's health.
-    return ctx.withdrawn || !safeTest(this.handle, error) ? IGNORED : FAILED;
-  }
-
-  /** A call the breaker admitted has settled: report it, then count it if its period is current. */
-  private settled(
-    period: number,
-    probe: Probe | undefined,
-    timed: boolean,
-    startedAt: number,
-    outcome: Outcome,
-    threw: boolean,
-    valueOrError: unknown,
-  ): void {
-    const now = timed || this.timeWindow ? this.clock.now() : 0;
-    const durationMs = timed ? now - startedAt : 0;
+  private resolved(permit: Permit, timed: boolean, startedAt: number, value: unknown): void {
+    const verdict = this.handleResult !== undefined && safeTest(this.handleResult, value) ? 'failure' : 'success';
+    const settledAt = timed || this.needsSettledAt ? this.machine.clock.now() : undefined;
+    const durationMs = timed ? settledAt! - startedAt : 0;
+    // Reported before it counts: listeners see a call's failure before the stateChange it causes.
     if (timed) {
-      if (threw) {
-        if (this.events.wants('failure')) this.events.emit('failure', { durationMs, error: valueOrError });
-      } else if (outcome === FAILED) {
-        if (this.events.wants('failure')) this.events.emit('failure', { durationMs, error: undefined, result: valueOrError });
-      } else if (this.events.wants('success')) {
-        this.events.emit('success', { durationMs });
-      }
+      if (verdict === 'success') this.observer.succeeded(startedAt, settledAt);
+      else reportFailedResult(this.observer, durationMs, value);
     }
-    if (period !== this.period) return;
-    if (probe !== undefined) {
-      // A probe that outlived probeTimeoutMs only lost its slot (so a hung probe cannot wedge
-      // the breaker): its outcome, however late, is still evidence about this half-open
-      // period. Discarding it would let a downstream that fails every call slowly keep the
-      // breaker half-open for ever. An ignored outcome frees the slot and decides nothing.
-      this.dropProbe(probe);
-      if (outcome === IGNORED) return;
-      if (outcome === FAILED || durationMs > this.slowCallMs) this.trip(now);
-      else if (++this.probeSuccesses >= this.halfOpenProbes) this.close();
-      return;
-    }
-    if (outcome === IGNORED) return;
-    const failed = outcome === FAILED;
-    const slow = durationMs > this.slowCallMs;
-    this.consecutive = failed ? this.consecutive + 1 : 0;
-    let trip = this.consecutiveLimit !== 0 && this.consecutive >= this.consecutiveLimit;
-    const window = this.window;
-    if (window === undefined) {
-      this.runCalls++;
-      if (failed) this.runFailures++;
-    } else {
-      window.record(now, failed, slow);
-      const calls = window.calls;
-      trip ||=
-        calls >= this.minimumThroughput &&
-        calls !== 0 &&
-        (window.failures / calls >= this.failureRatio || window.slowCalls / calls >= this.slowCallRatio);
-    }
-    if (trip) this.trip(timed || this.timeWindow ? now : this.clock.now());
+    if (verdict === 'success') permit.onSuccess(durationMs, settledAt);
+    else permit.onFailure(durationMs, settledAt);
   }
 
-  /** Removes a probe from the in-flight list, unless it already lost its slot. */
-  private dropProbe(probe: Probe): void {
-    if (!probe.live) return;
-    probe.live = false;
-    const index = this.probes.indexOf(probe);
-    if (index !== -1) this.probes.splice(index, 1);
+  private threw(permit: Permit, timed: boolean, startedAt: number, scope: Scope, error: unknown): void {
+    // A caller that gave up (or an attempt the library cancelled) says nothing about the
+    // dependency's health.
+    const verdict: Verdict = scope.withdrawn || !safeTest(this.handle, error) ? 'ignored' : 'failure';
+    const settledAt = timed || this.needsSettledAt ? this.machine.clock.now() : undefined;
+    const durationMs = timed ? settledAt! - startedAt : 0;
+    if (timed) this.observer.failed(startedAt, error, settledAt);
+    if (verdict === 'failure') permit.onFailure(durationMs, settledAt);
+    else permit.onIgnore();
   }
 
-  private trip(now: number): void {
-    this.openings++;
-    this.openMs = this.nextOpenMs();
-    this.openedAt = now;
-    this.transition(OPEN);
-  }
-
-  private nextOpenMs(): number {
-    const after = this.halfOpenAfter;
-    if (typeof after === 'number') return after;
-    let delay: number;
-    try {
-      delay = after.delayMs({ retry: this.openings, previousDelayMs: this.openMs, random: this.random });
-    } catch {
-      // A broken custom Backoff must not turn the caller's outcome into its own error.
-      delay = after.maxMs;
-    }
-    return delay >= 0 ? (delay <= after.maxMs ? delay : after.maxMs) : delay < 0 ? 0 : after.maxMs;
-  }
-
-  /** Closed again: a fresh window, and the Backoff starts over. */
-  private close(): void {
-    this.consecutive = 0;
-    this.runCalls = 0;
-    this.runFailures = 0;
-    this.openings = 0;
-    this.window?.reset();
-    this.transition(CLOSED);
-  }
-
-  private transition(to: StateCode): void {
-    const from = this.current;
-    this.current = to;
-    this.period++;
-    for (const probe of this.probes) probe.live = false;
-    this.probes = [];
-    this.probeSuccesses = 0;
-    // Emitted last, with the breaker consistent: a listener may call back into it.
-    if (this.events.wants('stateChange')) this.events.emit('stateChange', { from: NAMES[from]!, to: NAMES[to]! });
+  /** @internal The gauge the metrics bridges report: 1 for the current state, 0 for the others. */
+  [GAUGES](): readonly Gauge[] {
+    return [
+      {
+        metric: 'circuit.state',
+        description: 'Circuit breaker state: 1 for the current state, 0 for the others.',
+        unit: '1',
+        label: 'state',
+        read: () => oneHot(this.state),
+      },
+    ];
   }
 
   /**
@@ -356,17 +167,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
    * Nested isolations are counted; the last release closes it with a fresh window.
    */
   isolate(): () => void {
-    if (this.isolations++ === 0) {
-      // Make the event chain match what `state` reported: open → half-open first, if due.
-      if (this.current === OPEN && this.clock.now() - this.openedAt >= this.openMs) this.transition(HALF_OPEN);
-      if (this.current !== ISOLATED) this.transition(ISOLATED);
-    }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      if (--this.isolations === 0 && this.current === ISOLATED) this.close();
-    };
+    return this.machine.isolate();
   }
 
   /**
@@ -374,48 +175,14 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
    * is stored as time remaining: monotonic clocks of two processes share no origin.
    */
   toJSON(): CircuitBreakerSnapshot {
-    const now = this.clock.now();
-    const windowKind = this.window === undefined ? 'none' : this.window.kind;
-    if (this.current === ISOLATED) {
-      // What releasing it would give: closed, with a fresh window.
-      return {
-        version: 1,
-        state: 'closed',
-        openRemainingMs: 0,
-        openMs: this.openMs,
-        openings: 0,
-        consecutiveFailures: 0,
-        runCalls: 0,
-        runFailures: 0,
-        windowKind,
-        window: [],
-      };
-    }
-    const remaining = this.current === OPEN ? this.openedAt + this.openMs - now : 0;
-    return {
-      version: 1,
-      state: this.current === OPEN ? 'open' : this.current === HALF_OPEN ? 'half-open' : 'closed',
-      openRemainingMs: remaining > 0 ? Math.min(remaining, this.openMs) : 0,
-      openMs: this.openMs,
-      openings: this.openings,
-      consecutiveFailures: this.consecutive,
-      runCalls: this.runCalls,
-      runFailures: this.runFailures,
-      windowKind,
-      window: this.window === undefined ? [] : this.window.snapshot(now),
-    };
+    return this.machine.snapshot();
   }
+}
 
-  private restore(snapshot: CircuitBreakerSnapshot): void {
-    const now = this.clock.now();
-    this.current = snapshot.state === 'open' ? OPEN : snapshot.state === 'half-open' ? HALF_OPEN : CLOSED;
-    this.openMs = Math.max(snapshot.openMs, snapshot.openRemainingMs);
-    this.openedAt = now + snapshot.openRemainingMs - this.openMs;
-    this.openings = snapshot.openings;
-    this.consecutive = snapshot.consecutiveFailures;
-    this.runCalls = snapshot.runCalls;
-    this.runFailures = snapshot.runFailures;
-    // A window of another kind (the options changed between deploys) starts fresh.
-    if (this.window !== undefined && snapshot.windowKind === this.window.kind) this.window.restore(snapshot.window, now);
-  }
+const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated'];
+
+function oneHot(current: CircuitState): Readonly<Record<string, number>> {
+  const values: Record<string, number> = {};
+  for (const state of CIRCUIT_STATES) values[state] = state === current ? 1 : 0;
+  return values;
 }

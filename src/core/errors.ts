@@ -19,6 +19,12 @@ const BRAND = Symbol.for('breakwater.error.code');
 export interface HttpAnswer {
   readonly status: number;
   readonly message: string;
+  /**
+   * True when the error means a call was made (a timeout): no retry time is known, so the answer
+   * carries no `Retry-After`. Otherwise the error is a fast refusal ("no call was made") and the
+   * answer always carries one: the error's own `retryAfterMs`, else the guard's fallback.
+   */
+  readonly callMade?: boolean;
 }
 
 /** Where an error class declares its `HttpAnswer`. */
@@ -238,9 +244,8 @@ mark(CircuitIsolatedError, 'ERR_CIRCUIT_ISOLATED', ['ERR_CIRCUIT_ISOLATED']);
 mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL', 'ERR_CONCURRENCY_LIMIT'], { status: 503, message: 'Server is at capacity' });
 mark(ConcurrencyLimitError, 'ERR_CONCURRENCY_LIMIT', ['ERR_CONCURRENCY_LIMIT']);
 mark(RateLimitedError, 'ERR_RATE_LIMITED', ['ERR_RATE_LIMITED'], { status: 429, message: 'Too many requests' });
-// No answer of its own: the guard passes it on, as an error of the server.
-mark(RateLimiterUnavailableError, 'ERR_RATE_LIMITER_UNAVAILABLE', ['ERR_RATE_LIMITER_UNAVAILABLE']);
-mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT'], { status: 503, message: 'Request timed out' });
+mark(RateLimiterUnavailableError, 'ERR_RATE_LIMITER_UNAVAILABLE', ['ERR_RATE_LIMITER_UNAVAILABLE'], { status: 503, message: 'Service unavailable' });
+mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT'], { status: 503, message: 'Request timed out', callMade: true });
 
 /**
  * True for the errors breakwater itself rejects with: a refusal (open circuit, full bulkhead,

@@ -2,14 +2,20 @@
 // Never imports express: it works on Node's own request/response objects.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../core/clock.js';
+import type { Deadline } from '../core/deadline.js';
 import type { Policy } from '../core/policy.js';
+import { checkOptionsObject } from '../core/validate.js';
 import { guardRequest, guardSettings, type GuardAdapter } from './guard.js';
-import { rateLimitFields, rateLimitersOf } from './rate-limit-fields.js';
-import { rejectionBody, type Rejection } from './rejections.js';
+import type { HeaderAccess, RateLimitHeaderStandard } from './rate-limit-fields.js';
+import { checkRetryAfterSeconds, rejectionBody, rejectionOf, type Rejection } from './rejections.js';
+import { deadlineOfRaw } from './request-deadline.js';
 import { existingLifetime, lifetimeOf, responseOfRaw } from './request-lifetime.js';
+import { sealResponse } from './seal.js';
 
 export { rejectionFor, type Rejection } from './rejections.js';
 export { type RequestOutcome } from './request-lifetime.js';
+export { type RateLimitHeaderStandard } from './rate-limit-fields.js';
 
 /** The request as guard sees it: Node's IncomingMessage (Express adds `ip` and `res`). */
 export type GuardRequest = IncomingMessage & { readonly ip?: string | undefined };
@@ -22,8 +28,25 @@ export interface GuardOptions<Req extends IncomingMessage = GuardRequest> {
    * instead of the default JSON answer. Called only while no headers were sent.
    */
   onRejected?: ((error: unknown, req: Req, res: ServerResponse, next: NextFunctionLike) => void | Promise<unknown>) | undefined;
-  /** Send `RateLimit-Policy` / `RateLimit` for the rate limiters in the policy. Default true. */
-  rateLimitHeaders?: boolean | undefined;
+  /**
+   * Which RateLimit fields to send for the rate limiters in the policy: the IETF draft's
+   * `RateLimit-Policy`/`RateLimit` (`'ietf'`, also `true`; the default), the legacy
+   * `X-RateLimit-Limit/Remaining/Reset` (`'legacy'`), `'both'`, or none (`false`).
+   */
+  rateLimitHeaders?: RateLimitHeaderStandard | boolean | undefined;
+  /** `Retry-After` (seconds) for a refusal that knows no retry time, e.g. a full bulkhead. Default 1. */
+  retryAfterSeconds?: number | undefined;
+  /**
+   * Header carrying the caller's remaining budget in milliseconds (`true`: `x-request-timeout-ms`).
+   * The rest of the request runs inside that deadline: every `timeout` in it is capped by it,
+   * `resilientFetch({ propagateDeadline })` forwards what is left, and the guard answers 503
+   * `ERR_TIMEOUT` when it passes.
+   */
+  deadlineHeader?: string | boolean | undefined;
+  /** The deadline of a request that brings no budget, and the most a caller may ask for. */
+  deadlineMs?: number | undefined;
+  /** The clock deadlines are measured on. Default: the system clock. */
+  clock?: Clock | undefined;
 }
 
 export type GuardMiddleware<Req extends IncomingMessage = GuardRequest> = (
@@ -42,13 +65,15 @@ export function guard<Req extends IncomingMessage = GuardRequest>(
   options?: GuardOptions<Req>,
 ): GuardMiddleware<Req> {
   const settings = guardSettings<Req, GuardOptions<Req>['onRejected']>(policy, options);
-  const { onRejected, rateLimitHeaders: headers } = settings;
+  const { onRejected } = settings;
   const adapter: GuardAdapter<Req, ServerResponse> = {
     settings,
     rawRequest: (req) => req,
     rawResponse: (res) => res,
     responseTaken: (res) => res.headersSent || res.destroyed,
-    setRateLimitHeaders,
+    headers: nodeHeaders,
+    seal: sealResponse,
+    abortAfterAnswer: false,
     answerRejection(call, error, rejection) {
       const res = call.reply;
       const fallBack = (thrown: unknown): void => {
@@ -57,8 +82,8 @@ export function guard<Req extends IncomingMessage = GuardRequest>(
           call.next(thrown);
           return;
         }
-        if (res.headersSent) return;
-        if (headers) setRateLimitHeaders(res, call.policy);
+        if (res.headersSent || res.destroyed) return;
+        call.writeRateLimitFields();
         answer(res, rejection);
       };
       if (onRejected !== undefined) {
@@ -66,14 +91,12 @@ export function guard<Req extends IncomingMessage = GuardRequest>(
           const returned: unknown = onRejected(error, call.request, res, call.next);
           // An `async` handler that rejects must not become an unhandled rejection.
           if (isThenable(returned)) returned.then(undefined, fallBack);
-          return;
         } catch (thrown) {
           fallBack(thrown);
-          return;
         }
+        return;
       }
-      if (res.headersSent) return;
-      if (headers) setRateLimitHeaders(res, call.policy);
+      call.writeRateLimitFields();
       answer(res, rejection);
     },
   };
@@ -83,6 +106,60 @@ export function guard<Req extends IncomingMessage = GuardRequest>(
   };
 }
 
+export interface ErrorHandlerOptions {
+  /** `Retry-After` (seconds) for a refusal that knows no retry time. Default 1. */
+  retryAfterSeconds?: number | undefined;
+}
+
+export type ErrorMiddleware = (error: unknown, req: IncomingMessage, res: ServerResponse, next: NextFunctionLike) => void;
+
+const ERROR_HANDLER_OPTIONS: readonly string[] = Object.freeze(['retryAfterSeconds']);
+
+/**
+ * Express error middleware for the refusals a handler's own calls meet (an open breaker, a
+ * full bulkhead, a rate limit, a timeout — e.g. from `resilientFetch`): it answers them like
+ * `guard` does (429/503, `Retry-After`, the same JSON) and passes everything else on.
+ * When the request was already answered — by the guard, whose deadline passed while the
+ * handler awaited — or the client left, the handler's refusal or abort error is dropped
+ * quietly: Express's final handler would print it on stderr and destroy the connection.
+ * Mount it after your routes: `app.use(breakwaterErrorHandler())`.
+ */
+export function breakwaterErrorHandler(options?: ErrorHandlerOptions): ErrorMiddleware {
+  const opts = checkOptionsObject('breakwaterErrorHandler', options, false, ERROR_HANDLER_OPTIONS);
+  const retryAfterSeconds = checkRetryAfterSeconds(opts['retryAfterSeconds']);
+  return function breakwaterErrors(error, req, res, next): void {
+    const rejection = rejectionOf(error, retryAfterSeconds);
+    const stopped = isStopReason(req, error);
+    if (res.writableEnded || res.destroyed) {
+      // Answered already, or nobody is listening: nothing to tell anyone.
+      if (rejection !== undefined || stopped) return;
+      next(error);
+      return;
+    }
+    if (res.headersSent) {
+      // A streamed response that the guard gave up on: end it as Express would, minus the dump.
+      if (stopped) res.destroy();
+      else next(error);
+      return;
+    }
+    if (rejection === undefined) {
+      next(error);
+      return;
+    }
+    answer(res, rejection);
+  };
+}
+
+/** True when `error` is why the request's signal aborted (client gone, guard gave up). */
+function isStopReason(req: IncomingMessage, error: unknown): boolean {
+  const signal = existingLifetime(req)?.existingSignal;
+  return signal !== undefined && signal.aborted && signal.reason === error;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
 /**
  * An AbortSignal for this request that aborts when the client goes away before the response
  * is complete (reason: an `AbortError` DOMException), or when `guard` gives up on a request
@@ -90,10 +167,6 @@ export function guard<Req extends IncomingMessage = GuardRequest>(
  * request; its listeners are removed when the response ends. Pass it as `signal` to outbound
  * policies and `fetch` so work for a departed client stops.
  */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
-}
-
 export function requestSignal(req: IncomingMessage): AbortSignal {
   const existing = existingLifetime(req);
   if (existing !== undefined) return existing.signal;
@@ -104,12 +177,19 @@ export function requestSignal(req: IncomingMessage): AbortSignal {
   return lifetimeOf(req, res).signal;
 }
 
-function setRateLimitHeaders(res: ServerResponse, policy: Policy): void {
-  if (res.headersSent) return;
-  const fields = rateLimitFields(rateLimitersOf(policy));
-  if (fields === undefined) return;
-  res.setHeader('RateLimit-Policy', fields.policy);
-  res.setHeader('RateLimit', fields.state);
+/**
+ * The deadline a guard with `deadlineHeader` or `deadlineMs` set for this request
+ * (`remainingMs(deadline)` is what is left of it), or undefined when it has none.
+ */
+export function requestDeadline(req: IncomingMessage): Deadline | undefined {
+  return deadlineOfRaw(req);
+}
+
+function nodeHeaders(res: ServerResponse): HeaderAccess {
+  return {
+    get: (name) => res.getHeader(name),
+    set: (name, value) => void res.setHeader(name, value),
+  };
 }
 
 /** The default answer: status, Retry-After when known, and a small JSON body. */

@@ -5,10 +5,13 @@
 // Response, not an exception. So each attempt throws an HttpStatusError carrying its Response,
 // and the outermost layer (here) unwraps it again when the policies give up.
 
+import { currentDeadline, remainingMs, type Deadline } from '../core/deadline.js';
+import { TimeoutError } from '../core/errors.js';
 import { Pipeline, pipeline } from '../core/pipeline.js';
 import type { Policy } from '../core/policy.js';
 import { checkNumber, checkOptionsObject, describeValue, optionNames, optionalFunction } from '../core/validate.js';
 import { describe, isPolicy } from './policy-arg.js';
+import { checkHeaderName, DEFAULT_DEADLINE_HEADER } from './deadline-header.js';
 import { parseRetryAfter } from './retry-after.js';
 
 export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS } from './retry-after.js';
@@ -22,11 +25,31 @@ export interface ResilientFetchOptions {
   failureStatuses?: readonly number[] | undefined;
   /** Also retry (and hedge) methods that are not idempotent (POST, PATCH, …). Default false. */
   retryUnsafeMethods?: boolean | undefined;
+  /**
+   * Retry (and hedge) a non-idempotent request that carries an `Idempotency-Key` header: the
+   * server can tell a resend from a new request. Default false.
+   */
+  retryWithIdempotencyKey?: boolean | undefined;
+  /**
+   * Forward the ambient deadline (see `runWithDeadline`; a guard with `deadlineHeader` sets one
+   * per request): each attempt sends what is left of it, in milliseconds, in this header
+   * (`true`: `x-request-timeout-ms`), no attempt starts once it is spent (the call rejects with
+   * a `TimeoutError` and `fetch` is not called), and the call is aborted when it passes.
+   * Default false.
+   */
+  propagateDeadline?: boolean | string | undefined;
   /** Wall-clock milliseconds since the epoch, for HTTP-date Retry-After values. Default `Date.now`. */
   wallClock?: (() => number) | undefined;
 }
 
-const RESILIENT_FETCH_OPTIONS = optionNames<ResilientFetchOptions>({ fetch: true, failureStatuses: true, retryUnsafeMethods: true, wallClock: true });
+const RESILIENT_FETCH_OPTIONS = optionNames<ResilientFetchOptions>({
+  fetch: true,
+  failureStatuses: true,
+  retryUnsafeMethods: true,
+  retryWithIdempotencyKey: true,
+  propagateDeadline: true,
+  wallClock: true,
+});
 
 export const DEFAULT_FAILURE_STATUSES: readonly number[] = Object.freeze([408, 429, 500, 502, 503, 504]);
 
@@ -93,10 +116,15 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
     checkNumber(`failureStatuses[${index}]`, status, { min: 100, max: 599, integer: true }),
   );
   const failureStatuses = new Set<number>(statuses as number[]);
-  const retryUnsafe = opts['retryUnsafeMethods'] ?? false;
-  if (typeof retryUnsafe !== 'boolean') {
-    throw new TypeError(`breakwater: option "retryUnsafeMethods" must be a boolean, received ${describeValue(retryUnsafe)}`);
-  }
+  const retryUnsafe = booleanOption(opts, 'retryUnsafeMethods');
+  const retryKeyed = booleanOption(opts, 'retryWithIdempotencyKey');
+  const propagate = opts['propagateDeadline'];
+  const deadlineHeader =
+    propagate === undefined || propagate === false
+      ? undefined
+      : propagate === true
+        ? DEFAULT_DEADLINE_HEADER
+        : checkHeaderName('propagateDeadline', propagate);
   // Built on first use: the same policies minus their retries, for requests that must be sent once.
   let sendOnce: Policy | undefined;
 
@@ -104,19 +132,38 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
     const fetchImpl = fetchOption ?? globalThis.fetch;
     const request = isRequest(input) ? input : undefined;
     const method = (init?.method ?? request?.method ?? 'GET').toUpperCase();
-    const replayable = (retryUnsafe || REPLAYABLE_METHODS.has(method)) && !isOneShotBody(init?.body);
+    const replayable =
+      (retryUnsafe || REPLAYABLE_METHODS.has(method) || (retryKeyed && hasIdempotencyKey(init, request))) &&
+      !isOneShotBody(init?.body);
     const chosen = replayable ? policy : (sendOnce ??= withoutRetries(policy));
     const callerSignal = init?.signal ?? request?.signal ?? undefined;
+    const deadline = deadlineHeader === undefined ? undefined : currentDeadline();
+    let budget: DeadlineSignal | undefined;
+    if (deadline !== undefined) {
+      // Nothing is started for a caller who will not wait for the answer.
+      if (!(remainingMs(deadline) >= 1)) throw TimeoutError.fast(0);
+      budget = new DeadlineSignal(deadline, callerSignal);
+    }
     // Failure responses of this call; all but the one returned get their bodies released.
     const failures: Response[] = [];
 
-    const attempt = async (ctx: { readonly signal: AbortSignal }): Promise<Response> => {
+    const send = async (ctx: { readonly signal: AbortSignal }): Promise<Response> => {
       // A new attempt means the previous failure was thrown away: free its connection now.
       if (failures.length > 0) releaseAll(failures, undefined);
       const signal = ctx.signal;
+      let sendInit: RequestInit = init === undefined ? { signal } : { ...init, signal };
+      if (budget !== undefined) {
+        const left = Math.floor(remainingMs(deadline!));
+        // Spent while waiting (a backoff, a queue): give up as the caller's deadline, so that
+        // no policy counts it as the downstream's failure and no retry tries again.
+        if (left < 1) throw budget.expire();
+        const headers = new Headers(init?.headers ?? request?.headers);
+        headers.set(deadlineHeader!, String(left));
+        sendInit = { ...sendInit, headers };
+      }
       // A Request's body can be read once: each attempt sends a copy and the original stays unread.
       const target = request !== undefined ? request.clone() : input;
-      const response = await fetchImpl(target, init === undefined ? { signal } : { ...init, signal });
+      const response = await fetchImpl(target, sendInit);
       if (signal.aborted) {
         // Arrived after a timeout or abort: nobody will read it.
         release(response);
@@ -129,8 +176,14 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
       return response;
     };
 
+    // A request that must be sent once is sent once, whatever the policy: a retry or a hedge
+    // hidden inside a custom Policy gets the first attempt's outcome again, not a second request.
+    let first: Promise<Response> | undefined;
+    const attempt = replayable ? send : (ctx: { readonly signal: AbortSignal }): Promise<Response> => (first ??= send(ctx));
+
+    const signal = budget !== undefined ? budget.signal : callerSignal;
     try {
-      const response = await chosen.execute(attempt, callerSignal === undefined ? undefined : { signal: callerSignal });
+      const response = await chosen.execute(attempt, signal === undefined ? undefined : { signal });
       if (failures.length > 0) releaseAll(failures, response);
       return response;
     } catch (error) {
@@ -140,6 +193,8 @@ export function resilientFetch(policy: Policy, options?: ResilientFetchOptions):
       }
       releaseAll(failures, undefined);
       throw error;
+    } finally {
+      budget?.dispose();
     }
   };
   return resilient as Fetch;
@@ -164,6 +219,66 @@ function withoutRetries(policy: Policy): Policy {
     return kept.length === members.length && kept.every((member, i) => member === members[i]) ? policy : pipeline(...kept);
   }
   return policy;
+}
+
+function booleanOption(opts: Record<string, unknown>, name: string): boolean {
+  const value = opts[name] ?? false;
+  if (typeof value !== 'boolean') {
+    throw new TypeError(`breakwater: option "${name}" must be a boolean, received ${describeValue(value)}`);
+  }
+  return value;
+}
+
+/** Whether the request carries an Idempotency-Key (draft-ietf-httpapi-idempotency-key-header). */
+function hasIdempotencyKey(init: RequestInit | undefined, request: Request | undefined): boolean {
+  const headers = init?.headers ?? request?.headers;
+  if (headers === undefined) return false;
+  const value = new Headers(headers).get('idempotency-key');
+  return value !== null && value.length > 0;
+}
+
+/**
+ * The signal a call under a deadline runs with: the caller's, plus an abort with a
+ * `TimeoutError` when the deadline passes (a timer on the deadline's own clock). `dispose`
+ * removes both the timer and the listener on the caller's signal.
+ */
+class DeadlineSignal {
+  private readonly controller = new AbortController();
+  private readonly timer: unknown;
+  private readonly onCallerAbort: (() => void) | undefined;
+  /** What was left of the deadline when the call started: the error's `timeoutMs`. */
+  private readonly budgetMs: number;
+
+  constructor(
+    private readonly deadline: Deadline,
+    private readonly caller: AbortSignal | undefined,
+  ) {
+    const budgetMs = remainingMs(deadline);
+    this.budgetMs = Math.floor(budgetMs);
+    this.timer = deadline.clock.setTimeout(() => this.expire(), budgetMs);
+    if (caller !== undefined) {
+      if (caller.aborted) this.controller.abort(caller.reason);
+      else {
+        this.onCallerAbort = () => this.controller.abort(caller.reason);
+        caller.addEventListener('abort', this.onCallerAbort, { once: true });
+      }
+    }
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Aborts with a TimeoutError (unless already aborted) and returns the signal's reason. */
+  expire(): unknown {
+    if (!this.controller.signal.aborted) this.controller.abort(TimeoutError.fast(this.budgetMs));
+    return this.controller.signal.reason;
+  }
+
+  dispose(): void {
+    this.deadline.clock.clearTimeout(this.timer);
+    if (this.onCallerAbort !== undefined) this.caller!.removeEventListener('abort', this.onCallerAbort);
+  }
 }
 
 function isRequest(value: unknown): value is Request {

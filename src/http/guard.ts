@@ -1,39 +1,79 @@
 // guard: one inbound request run inside a policy. Express and Fastify differ only in the parts
-// a GuardAdapter supplies: how to continue, how a reply is sent, how "already sent" is seen.
+// a GuardAdapter supplies: how to continue, how a refusal is answered, how "already sent" is seen.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { systemClock, type Clock } from '../core/clock.js';
+import { runWithDeadline } from '../core/deadline.js';
 import type { Policy } from '../core/policy.js';
-import { checkOptionsObject, optionalFunction } from '../core/validate.js';
+import { checkClock, checkNumber, checkOptionsObject, optionalFunction } from '../core/validate.js';
+import { timeout } from '../timeout/timeout.js';
 import { describe, isPolicy } from './policy-arg.js';
-import { rejectionFor, type Rejection } from './rejections.js';
+import {
+  checkRateLimitHeaders,
+  rateLimitersOf,
+  writeRateLimitFields,
+  type HeaderAccess,
+  type RateLimitHeaderStandard,
+} from './rate-limit-fields.js';
+import { checkRetryAfterSeconds, rejectionOf, type Rejection } from './rejections.js';
+import { checkHeaderName, DEFAULT_DEADLINE_HEADER } from './deadline-header.js';
+import { establishDeadline, type DeadlineSettings } from './request-deadline.js';
 import { lifetimeOf, type RequestOutcome } from './request-lifetime.js';
 
 /** The options of `guard`, Express and Fastify alike. */
-export const GUARD_OPTIONS: readonly string[] = Object.freeze(['onRejected', 'rateLimitHeaders']);
+export const GUARD_OPTIONS: readonly string[] = Object.freeze([
+  'onRejected',
+  'rateLimitHeaders',
+  'retryAfterSeconds',
+  'deadlineHeader',
+  'deadlineMs',
+  'clock',
+]);
+
+/** A request's policy: one for every request, or a function choosing it per request. */
+export type PolicyChoice<Request> = Policy | ((request: Request) => Policy);
 
 /** `guard`'s arguments once checked; both frameworks take the same ones. */
 export interface GuardSettings<Request, OnRejected> {
-  /** One policy for every request, or a function choosing it per request. */
-  readonly policy: Policy | ((request: Request) => Policy);
+  readonly policy: PolicyChoice<Request>;
   readonly onRejected: OnRejected | undefined;
-  readonly rateLimitHeaders: boolean;
+  readonly rateLimitHeaders: RateLimitHeaderStandard | false;
+  /** `Retry-After` of a refusal that knows no retry time. */
+  readonly retryAfterSeconds: number;
+  /** How a request's deadline is found; undefined when the guard sets none. */
+  readonly deadline: DeadlineSettings | undefined;
+  /** Times a request out at its deadline: a `timeout` that the ambient deadline caps. */
+  readonly deadlineTimeout: Policy | undefined;
 }
 
 /** Checks `guard(policy, options)` once, when the guard is made. */
-export function guardSettings<Request, OnRejected>(
-  policy: Policy | ((request: Request) => Policy),
-  options: unknown,
-): GuardSettings<Request, OnRejected> {
-  if (typeof policy !== 'function' && !isPolicy(policy)) {
-    throw new TypeError(`breakwater: guard(policy) needs a policy or a function returning one, received ${describe(policy)}`);
-  }
+
+export function guardSettings<Request, OnRejected>(policy: PolicyChoice<Request>, options: unknown): GuardSettings<Request, OnRejected> {
+  checkPolicyChoice(policy, 'guard(policy)');
   const opts = checkOptionsObject('guard', options, false, GUARD_OPTIONS);
   const onRejected = optionalFunction<OnRejected>('onRejected', opts['onRejected']);
-  const rateLimitHeaders = opts['rateLimitHeaders'] ?? true;
-  if (typeof rateLimitHeaders !== 'boolean') {
-    throw new TypeError(`breakwater: option "rateLimitHeaders" must be a boolean, received ${describe(rateLimitHeaders)}`);
+  const rateLimitHeaders = checkRateLimitHeaders(opts['rateLimitHeaders']);
+  const retryAfterSeconds = checkRetryAfterSeconds(opts['retryAfterSeconds']);
+  const headerOption = opts['deadlineHeader'];
+  const header =
+    headerOption === undefined || headerOption === false
+      ? undefined
+      : headerOption === true
+        ? DEFAULT_DEADLINE_HEADER
+        : checkHeaderName('deadlineHeader', headerOption);
+  const maxMs = opts['deadlineMs'] === undefined ? undefined : checkNumber('deadlineMs', opts['deadlineMs'], { above: 0 });
+  checkClock(opts['clock']);
+  const clock = (opts['clock'] as Clock | undefined) ?? systemClock;
+  const deadline = header === undefined && maxMs === undefined ? undefined : { header, maxMs, clock };
+  // Longer than any budget: the ambient deadline it runs under always caps it.
+  const deadlineTimeout = deadline === undefined ? undefined : timeout(Number.MAX_SAFE_INTEGER, { clock, name: 'request-deadline' });
+  return { policy, onRejected, rateLimitHeaders, retryAfterSeconds, deadline, deadlineTimeout };
+}
+
+export function checkPolicyChoice(policy: unknown, where: string): void {
+  if (typeof policy !== 'function' && !isPolicy(policy)) {
+    throw new TypeError(`breakwater: ${where} needs a policy or a function returning one, received ${describe(policy)}`);
   }
-  return { policy, onRejected, rateLimitHeaders };
 }
 
 /**
@@ -51,6 +91,8 @@ export interface GuardedCall<Request, Reply> {
   /** Whether the handler was started. Read it when needed: it can change while an answer is pending. */
   readonly started: boolean;
   readonly next: Continue;
+  /** Writes this guard's RateLimit fields, once per request (a no-op after the first time). */
+  writeRateLimitFields(): void;
 }
 
 /** What one framework does its own way. Built once per guard. */
@@ -62,31 +104,36 @@ export interface GuardAdapter<Request, Reply> {
   rawResponse(reply: Reply): ServerResponse;
   /** True when a response is already under way or its socket is gone: nothing more may be sent. */
   responseTaken(reply: Reply): boolean;
-  /** Sets the RateLimit fields for the limiters in `policy`, unless headers were already sent. */
-  setRateLimitHeaders(reply: Reply, policy: Policy): void;
+  /** The response's headers, for the RateLimit fields. */
+  headers(reply: Reply): HeaderAccess;
   /**
-   * Answers one of breakwater's own rejections (the user's onRejected or the default JSON).
-   * Called only while nothing was sent and the client is still there. Left to each framework
-   * because their onRejected contracts differ: Express sets the RateLimit fields only for its
-   * default answer and falls back to it when onRejected throws after the handler started;
-   * Fastify sets them first, watches a promise onRejected returns, and never answers twice.
+   * Answers one of breakwater's own rejections (the user's onRejected or the default answer).
+   * Called only while nothing was sent and the client is still there.
    */
   answerRejection(call: GuardedCall<Request, Reply>, error: unknown, rejection: Rejection): void;
+  /** Makes the handler's later writes quiet no-ops; called once the guard's answer is written. */
+  seal(reply: Reply): void;
+  /**
+   * Abort the request's signal only once the guard's answer is complete. Fastify needs it: a
+   * handler reacting to the abort must find the reply sent, or Fastify would answer twice.
+   */
+  readonly abortAfterAnswer: boolean;
 }
 
 /**
- * Runs the rest of one request (`next()`) inside the guard's policy. The call given to the policy
- * lasts until the response finishes or the connection closes, so a bulkhead slot is held exactly
- * that long and released once; it resolves with a `RequestOutcome`. When the policy rejects,
- * breakwater's own errors are answered (429/503) and any other error goes to `next(error)`.
+ * Runs the rest of one request (`next()`) inside the guard's policy (`policy`, default the
+ * guard's). The call given to the policy lasts until the response finishes or the connection
+ * closes, so a bulkhead slot is held exactly that long and released once; it resolves with a
+ * `RequestOutcome`. When the policy rejects, breakwater's own errors are answered (429/503)
+ * and any other error goes to `next(error)`. With a deadline, the whole request runs inside it.
  */
 export function guardRequest<Request, Reply>(
   adapter: GuardAdapter<Request, Reply>,
   request: Request,
   reply: Reply,
   next: Continue,
+  policy: PolicyChoice<Request> = adapter.settings.policy,
 ): void {
-  const { policy, rateLimitHeaders } = adapter.settings;
   let chosen: Policy;
   if (typeof policy === 'function') {
     try {
@@ -101,57 +148,152 @@ export function guardRequest<Request, Reply>(
     }
   } else chosen = policy;
 
-  const lifetime = lifetimeOf(adapter.rawRequest(request), adapter.rawResponse(reply));
-  const call: { -readonly [K in keyof GuardedCall<Request, Reply>]: GuardedCall<Request, Reply>[K] } = {
-    request,
-    reply,
-    policy: chosen,
-    started: false,
-    next,
-  };
+  const settings = adapter.settings;
+  const raw = adapter.rawRequest(request);
+  const deadline = settings.deadline === undefined ? undefined : establishDeadline(raw, settings.deadline);
+  const call = new Call(adapter, request, reply, next, chosen, lifetimeOf(raw, adapter.rawResponse(reply)));
+  if (deadline === undefined) call.execute(undefined);
+  else runWithDeadline(deadline, () => call.execute(settings.deadlineTimeout));
+}
 
-  const run = (): Promise<RequestOutcome> => {
+const waitingKinds = new WeakMap<object, boolean>();
+
+/**
+ * Whether `policy` can keep a request waiting (a queue, a rate-limit wait, a sleep) before it
+ * runs or refuses it. Read structurally from breakwater's own policies (a pipeline's members
+ * never change, so its answer is cached); anything else is assumed to wait.
+ */
+function mayWait(policy: Policy): boolean {
+  const { kind, maxQueue, maxWaitMs, policies } = policy as { kind?: unknown; maxQueue?: unknown; maxWaitMs?: unknown; policies?: unknown };
+  switch (kind) {
+    case 'rate-limiter':
+      return maxWaitMs !== 0;
+    case 'bulkhead':
+      return maxQueue !== 0;
+    case 'circuit-breaker':
+    case 'timeout':
+    case 'fallback':
+      return false;
+    case 'pipeline': {
+      if (!Array.isArray(policies)) return true;
+      let answer = waitingKinds.get(policy);
+      if (answer === undefined) {
+        answer = policies.some((member: Policy) => mayWait(member));
+        waitingKinds.set(policy, answer);
+      }
+      return answer;
+    }
+    default:
+      return true;
+  }
+}
+
+/** One guarded request: its state, and the steps of its life. */
+class Call<Request, Reply> implements GuardedCall<Request, Reply> {
+  started = false;
+  private fieldsWritten = false;
+  private running: Promise<RequestOutcome> | undefined = undefined;
+  /** Whether the policy was given the request's signal (it may hold the request waiting). */
+  private signalled = false;
+
+  constructor(
+    private readonly adapter: GuardAdapter<Request, Reply>,
+    readonly request: Request,
+    readonly reply: Reply,
+    readonly next: Continue,
+    readonly policy: Policy,
+    private readonly lifetime: ReturnType<typeof lifetimeOf>,
+  ) {}
+
+  execute(deadlineTimeout: Policy | undefined): void {
+    // The handler runs wherever the policy calls fn. breakwater's policies call it in the
+    // request's own async context (a bulkhead admits a queued request in the waiter's promise
+    // chain), so the handler keeps its deadline, its trace and its logger's store.
+    const run = (): Promise<RequestOutcome> => this.run();
+    // An AbortSignal costs microseconds to make: only a policy that can keep a request waiting
+    // needs one, so that a client who leaves while queued leaves the queue at once.
+    const options = mayWait(this.policy) ? { signal: this.lifetime.signal } : undefined;
+    this.signalled = options !== undefined;
+    let promise: Promise<unknown>;
+    try {
+      // The deadline needs no signal of its own: a client who leaves ends `run`, and a request
+      // whose deadline passes while the policy holds it is let go by aborting the signal.
+      promise =
+        deadlineTimeout === undefined
+          ? this.policy.execute(run, options)
+          : deadlineTimeout.execute(() => this.policy.execute(run, options));
+    } catch (error) {
+      // A custom Policy that breaks the "never throws synchronously" rule.
+      this.onFailure(error);
+      return;
+    }
+    promise.then(undefined, (error: unknown) => this.onFailure(error));
+  }
+
+  writeRateLimitFields(): void {
+    if (this.fieldsWritten) return;
+    this.fieldsWritten = true;
+    const standard = this.adapter.settings.rateLimitHeaders;
+    if (standard === false || this.adapter.rawResponse(this.reply).headersSent) return;
+    writeRateLimitFields(rateLimitersOf(this.policy), standard, this.adapter.headers(this.reply));
+  }
+
+  private run(): Promise<RequestOutcome> {
+    // A policy calling fn twice (a retry inside a custom policy) must not start the handler twice.
+    if (this.running !== undefined) return this.running;
+    const lifetime = this.lifetime;
     // A policy that calls fn after giving up (or a client already gone) must not start the handler.
-    if (lifetime.ended) return new Promise<RequestOutcome>((resolve) => lifetime.whenDone(resolve));
-    call.started = true;
-    if (rateLimitHeaders) adapter.setRateLimitHeaders(reply, chosen);
-    return new Promise<RequestOutcome>((resolve) => {
+    if (lifetime.ended) return (this.running = new Promise<RequestOutcome>((resolve) => lifetime.whenDone(resolve)));
+    this.started = true;
+    this.writeRateLimitFields();
+    return (this.running = new Promise<RequestOutcome>((resolve) => {
       // Subscribe before next(): a handler may answer synchronously.
       lifetime.whenDone(resolve);
-      next();
-    });
-  };
+      this.next();
+    }));
+  }
 
-  const onFailure = (error: unknown): void => {
-    try {
-      reject(error);
-    } finally {
-      // Once the handler runs, the request's signal tells its outbound calls to stop. After
-      // our answer, so a handler reacting to the abort finds the response already taken.
-      if (call.started) lifetime.abort(error);
+  private onFailure(error: unknown): void {
+    const { adapter, lifetime, reply } = this;
+    // A client that left (or a response already under way) gets nothing more from us. Once the
+    // handler runs, the request's signal tells its outbound calls to stop.
+    if (lifetime.ended || adapter.responseTaken(reply)) {
+      if (this.started) lifetime.abort(error);
+      return;
     }
-  };
-
-  const reject = (error: unknown): void => {
-    // A client that left (or a response already under way) gets nothing more from us.
-    if (lifetime.ended || adapter.responseTaken(reply)) return;
-    const rejection = rejectionFor(error);
+    const rejection = rejectionOf(error, adapter.settings.retryAfterSeconds);
     if (rejection === undefined) {
       // Not ours to answer. Before the handler ran, the framework's error path takes it; after,
       // the handler still owns the response.
-      if (!call.started) next(error);
+      if (this.started) lifetime.abort(error);
+      else this.next(error);
       return;
     }
-    adapter.answerRejection(call, error, rejection);
-  };
-
-  let promise: Promise<unknown>;
-  try {
-    promise = chosen.execute(run, { signal: lifetime.signal });
-  } catch (error) {
-    // A custom Policy that breaks the "never throws synchronously" rule.
-    onFailure(error);
-    return;
+    const started = this.started;
+    try {
+      adapter.answerRejection(this, error, rejection);
+    } finally {
+      if (started) this.afterLateAnswer(error);
+      // The deadline passed while the policy still holds the request (a queue): let it go.
+      else if (this.signalled) lifetime.abort(error);
+    }
   }
-  promise.then(undefined, onFailure);
+
+  /** The guard answered while the handler runs: silence the handler's writes, then stop it. */
+  private afterLateAnswer(error: unknown): void {
+    const { adapter, lifetime, reply } = this;
+    const res = adapter.rawResponse(reply);
+    const finish = (): void => {
+      if (res.writableEnded) adapter.seal(reply);
+      lifetime.abort(error);
+    };
+    if (res.writableEnded || lifetime.ended) finish();
+    else if (adapter.abortAfterAnswer) lifetime.whenDone(finish);
+    else {
+      lifetime.abort(error);
+      lifetime.whenDone(() => {
+        if (res.writableEnded) adapter.seal(reply);
+      });
+    }
+  }
 }

@@ -1,5 +1,5 @@
-// The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers-10) that `guard` sends for
-// the rate limiters found in its policy.
+// The RateLimit fields that `guard` sends for the rate limiters found in its policy: the IETF
+// draft's (draft-ietf-httpapi-ratelimit-headers-10) and the legacy X-RateLimit-* trio.
 
 import type { Policy } from '../core/policy.js';
 
@@ -50,9 +50,17 @@ export function rateLimitersOf(policy: Policy): readonly RateLimitInfo[] {
   return result;
 }
 
+const sfStrings = new Map<string, string>();
+
 /** An sf-string: printable ASCII only, `"` and `\` escaped; anything else becomes `_`. */
 function sfString(text: string): string {
-  return `"${text.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '\\$&')}"`;
+  let quoted = sfStrings.get(text);
+  if (quoted === undefined) {
+    quoted = `"${text.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '\\$&')}"`;
+    // Limiter names are few; a bound keeps names made per request from growing the cache.
+    if (sfStrings.size < 1000) sfStrings.set(text, quoted);
+  }
+  return quoted;
 }
 
 /**
@@ -80,4 +88,79 @@ export function rateLimitFields(limiters: readonly RateLimitInfo[]): { policy: s
     state += `${name};r=${Math.floor(available)};t=${reset}`;
   }
   return { policy, state };
+}
+
+/** Which fields `guard` sends: the IETF draft's, the legacy `X-RateLimit-*`, or both. */
+export type RateLimitHeaderStandard = 'ietf' | 'legacy' | 'both';
+
+const STANDARDS: readonly RateLimitHeaderStandard[] = ['ietf', 'legacy', 'both'];
+
+/** Checks the `rateLimitHeaders` option: a standard, `true` (= 'ietf', the default) or `false`. */
+export function checkRateLimitHeaders(value: unknown): RateLimitHeaderStandard | false {
+  if (value === undefined || value === true) return 'ietf';
+  if (value === false) return false;
+  if (typeof value === 'string' && (STANDARDS as readonly string[]).includes(value)) return value as RateLimitHeaderStandard;
+  const shown = typeof value === 'string' ? JSON.stringify(value) : typeof value;
+  throw new TypeError(
+    `breakwater: option "rateLimitHeaders" must be 'ietf', 'legacy', 'both' or a boolean, received ${shown}`,
+  );
+}
+
+/** Reads and writes the headers of one response, whichever framework holds it. */
+export interface HeaderAccess {
+  get(name: string): unknown;
+  set(name: string, value: string): void;
+}
+
+/**
+ * Writes the fields for `limiters` to a response that may already carry another guard's:
+ * - IETF: `RateLimit-Policy` and `RateLimit` are lists, so ours are appended to theirs;
+ * - legacy: `X-RateLimit-Limit`, `-Remaining`, `-Reset` hold one limiter each, so they
+ *   describe the most restrictive one (fewest requests remaining) of all the guards;
+ *   `X-RateLimit-Reset` is in seconds from now, as in `t`.
+ */
+export function writeRateLimitFields(
+  limiters: readonly RateLimitInfo[],
+  standard: RateLimitHeaderStandard,
+  headers: HeaderAccess,
+): void {
+  if (limiters.length === 0) return;
+  if (standard !== 'legacy') {
+    const fields = rateLimitFields(limiters)!;
+    headers.set('RateLimit-Policy', appended(headers.get('RateLimit-Policy'), fields.policy));
+    headers.set('RateLimit', appended(headers.get('RateLimit'), fields.state));
+  }
+  if (standard !== 'ietf') {
+    let tightest: LegacyFields | undefined;
+    for (const limiter of limiters) {
+      const fields = legacyFields(limiter);
+      if (tightest === undefined || fields.remaining < tightest.remaining) tightest = fields;
+    }
+    const earlier = Number(headers.get('X-RateLimit-Remaining') ?? NaN);
+    if (Number.isFinite(earlier) && earlier <= tightest!.remaining) return;
+    headers.set('X-RateLimit-Limit', String(tightest!.limit));
+    headers.set('X-RateLimit-Remaining', String(tightest!.remaining));
+    headers.set('X-RateLimit-Reset', String(tightest!.reset));
+  }
+}
+
+interface LegacyFields {
+  readonly limit: number;
+  readonly remaining: number;
+  readonly reset: number;
+}
+
+function legacyFields(limiter: RateLimitInfo): LegacyFields {
+  const { capacity, refillPerSecond } = limiter;
+  const available = Math.max(0, Math.min(capacity, limiter.available));
+  return {
+    limit: Math.floor(capacity),
+    remaining: Math.floor(available),
+    reset: Math.max(0, Math.ceil((capacity - available) / refillPerSecond)),
+  };
+}
+
+function appended(existing: unknown, value: string): string {
+  if (Array.isArray(existing)) existing = existing.join(', ');
+  return typeof existing === 'string' && existing.length > 0 ? `${existing}, ${value}` : value;
 }

@@ -25,8 +25,9 @@ export class RequestLifetime {
     if (res.writableFinished) this.outcome = { finished: true, statusCode: res.statusCode };
     else if (res.destroyed) this.outcome = { finished: false };
     else {
-      res.once('finish', this.onFinish);
-      res.once('close', this.onClose);
+      // Plain listeners (no once-wrappers): end() removes both as soon as either fires.
+      res.on('finish', this.onFinish);
+      res.on('close', this.onClose);
     }
   }
 
@@ -42,6 +43,11 @@ export class RequestLifetime {
       if (this.outcome !== undefined && !this.outcome.finished) controller.abort(clientGone());
     }
     return controller.signal;
+  }
+
+  /** The signal if someone asked for it (or it was aborted), without making one. */
+  get existingSignal(): AbortSignal | undefined {
+    return this.controller?.signal;
   }
 
   /** Aborts the signal with `reason` (guard gave up on the request, e.g. its deadline fired). */
@@ -93,16 +99,13 @@ export function existingLifetime(key: object): RequestLifetime | undefined {
 }
 
 /**
- * The ServerResponse of a raw request when nobody handed it to us: Express sets `req.res`;
- * otherwise Node's socket points at the response it is writing, which we accept only if that
- * response says it answers this very request.
+ * The ServerResponse of a raw request when nobody handed it to us: Express sets `req.res` (a
+ * documented property). Plain Node has no public link from a request to its response, so
+ * anything else must pass the response (or go through `guard`, which sees both).
  */
 export function responseOfRaw(req: IncomingMessage): ServerResponse | undefined {
   const own = (req as { res?: unknown }).res;
-  if (isServerResponse(own)) return own;
-  const current = (req.socket as unknown as { _httpMessage?: unknown } | null)?._httpMessage;
-  if (isServerResponse(current) && (current as { req?: unknown }).req === req) return current;
-  return undefined;
+  return isServerResponse(own) ? own : undefined;
 }
 
 export function isServerResponse(value: unknown): value is ServerResponse {

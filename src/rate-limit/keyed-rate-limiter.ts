@@ -42,6 +42,7 @@ const NONE = -1;
  * two int32 links of an LRU list, the key in `keys` and one Map entry. A bucket that refilled to
  * capacity is the same as no bucket, so full buckets are dropped freely: two are reclaimed
  * from the LRU end whenever a new key arrives, and all of them when room is needed.
+ * @internal Also the table of the Redis limiter's in-process fallback.
  */
 export class KeyTable implements BucketTable {
   private readonly index = new Map<string, number>();

@@ -69,7 +69,7 @@ export function rateLimiter(options: RateLimiterOptions): RateLimiter {
   return new RateLimiter(new BucketStore(new SingleBucket(new TokenBuckets(settings, 1, false))), settings.clock, name, undefined);
 }
 
-/** @internal Validates a number of tokens (`tryAcquire`, `acquire`). */
+/** @internal Validates a number of tokens (`tryAcquire`, `acquire`); the Redis limiter's too. */
 export function checkTokens(tokens: unknown): number {
   if (typeof tokens !== 'number') {
     throw new TypeError(`breakwater: tokens must be a number, received ${describeValue(tokens)}`);

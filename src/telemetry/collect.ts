@@ -170,6 +170,8 @@ export class Attachments {
 export interface CallSink {
   call(record: PolicyRecord, outcome: OutcomeLabel, durationS: number | undefined): void;
   retry(record: PolicyRecord): void;
+  /** An extra attempt of a hedge started. */
+  hedge(record: PolicyRecord): void;
 }
 
 interface DurationPayload {
@@ -189,6 +191,7 @@ export function subscribeCalls(record: PolicyRecord, sink: CallSink): Unsubscrib
     rejected: () => sink.call(record, 'rejected', undefined),
     timeout: (e: DurationPayload) => sink.call(record, 'timeout', seconds(e)),
     retry: () => sink.retry(record),
+    hedge: () => sink.hedge(record),
   });
 }
 
@@ -279,7 +282,7 @@ export const CONTRACT_GAUGES: readonly GaugeShape[] = [
 /**
  * Objects without declared gauges that have the shape of a policy of the metrics contract: a
  * `kind` and the getters (docs/telemetry.md), such as a user's look-alike or a test double.
- * The circuit breaker is read this way too. A new policy declares `[GAUGES]()` instead of
+ * Every policy of the library declares its own; a new policy declares `[GAUGES]()` instead of
  * growing this table.
  */
 const LOOK_ALIKES: Readonly<Record<string, (policy: Record<PropertyKey, unknown>) => Gauge[]>> = {

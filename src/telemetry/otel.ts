@@ -132,6 +132,10 @@ function stateFor(meter: MeterLike): Attachments {
     description: 'Retries started by a breakwater retry policy.',
     unit: '{retry}',
   });
+  const hedges = meter.createCounter('breakwater.hedges', {
+    description: 'Extra attempts started by a breakwater hedge policy.',
+    unit: '{attempt}',
+  });
   // The gauges of the metrics contract exist from the first `instrument` on, read by one batch
   // callback; a gauge that another policy declares gets its instrument, and a callback of its
   // own, when the first such policy is attached.
@@ -172,6 +176,9 @@ function stateFor(meter: MeterLike): Attachments {
       },
       retry() {
         retries.add(1, policyOnly);
+      },
+      hedge() {
+        hedges.add(1, policyOnly);
       },
     });
   };

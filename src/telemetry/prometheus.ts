@@ -86,6 +86,7 @@ export const METRIC_NAMES = {
   calls: 'breakwater_calls_total',
   duration: 'breakwater_call_duration_seconds',
   retries: 'breakwater_retries_total',
+  hedges: 'breakwater_hedges_total',
   circuitState: 'breakwater_circuit_state',
   bulkheadActive: 'breakwater_bulkhead_active',
   bulkheadQueued: 'breakwater_bulkhead_queued',
@@ -195,6 +196,13 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
     registers,
   }));
 
+  const hedges = new client.Counter(config({
+    name: METRIC_NAMES.hedges,
+    help: 'Extra attempts started by a breakwater hedge policy.',
+    labelNames: ['policy'],
+    registers,
+  }));
+
   let attachments: Attachments | undefined;
   // Each gauge refreshes itself from the attached policies when the registry is scraped. The
   // gauges of the metrics contract exist from the first `instrument` on; a gauge that another
@@ -240,6 +248,9 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
       retry() {
         retries.inc(policyOnly);
       },
+      hedge() {
+        hedges.inc(policyOnly);
+      },
     });
   };
   // A detached policy's series go away with it (policies created per key or per tenant would
@@ -249,6 +260,7 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
     for (const outcome of OUTCOMES) calls.remove({ policy: record.name, outcome });
     for (const outcome of TIMED_OUTCOMES) duration.remove({ policy: record.name, outcome });
     retries.remove({ policy: record.name });
+    hedges.remove({ policy: record.name });
   };
   attachments = new Attachments(subscribe, removed);
   const state: RegistryState = { attachments };

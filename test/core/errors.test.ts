@@ -61,6 +61,8 @@ describe('errors', () => {
     expect(RateLimitedError.fast(3).retryAfterMs).toBe(3);
     expect(CircuitIsolatedError.fast()).toBeInstanceOf(CircuitIsolatedError);
     expect(TimeoutError.fast(5).timeoutMs).toBe(5);
+    expect(RateLimiterUnavailableError.fast()).toBeInstanceOf(RateLimiterUnavailableError);
+    expect(RateLimiterUnavailableError.fast()).not.toBeInstanceOf(RateLimitedError);
     expect(ConcurrencyLimitError.fast()).toBeInstanceOf(ConcurrencyLimitError);
     expect(ConcurrencyLimitError.fast().code).toBe('ERR_CONCURRENCY_LIMIT');
     const cause = new Error('ECONNREFUSED');

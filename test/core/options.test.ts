@@ -6,6 +6,8 @@ import * as bw from '../../src/index.js';
 import { closestNames, editDistance } from '../../src/core/validate.js';
 import { guard as expressGuard } from '../../src/http/express.js';
 import { guard as fastifyGuard } from '../../src/http/fastify.js';
+
+const GUARD_NAMES = ['onRejected', 'rateLimitHeaders', 'retryAfterSeconds', 'deadlineHeader', 'deadlineMs', 'clock'];
 import { resilientFetch } from '../../src/http/fetch.js';
 import { instrument as instrumentOtel } from '../../src/telemetry/otel.js';
 import { instrument as instrumentPrometheus } from '../../src/telemetry/prometheus.js';
@@ -81,8 +83,8 @@ const factories: Record<string, { make: (options: Record<string, unknown>) => un
   },
   fallback: { make: (o) => bw.fallback(0, o), required: {}, names: ['clock', 'handle', 'handleResult', 'name'] },
   pipeline: { make: (o) => bw.pipeline(o, bw.timeout(1)), required: {}, names: ['name', 'clock'] },
-  'express guard': { make: (o) => expressGuard(bw.timeout(1), o), required: {}, names: ['onRejected', 'rateLimitHeaders'] },
-  'fastify guard': { make: (o) => fastifyGuard(bw.timeout(1), o), required: {}, names: ['onRejected', 'rateLimitHeaders'] },
+  'express guard': { make: (o) => expressGuard(bw.timeout(1), o), required: {}, names: GUARD_NAMES },
+  'fastify guard': { make: (o) => fastifyGuard(bw.timeout(1), o), required: {}, names: GUARD_NAMES },
   resilientFetch: {
     make: (o) => resilientFetch(bw.timeout(1), o),
     required: {},

@@ -35,7 +35,7 @@ const { PIPE_EVERY_MS, formatClock, statusLine, createProgress } = (await import
   new URL('../../demo/lib/progress.mjs', import.meta.url).href
 )) as ProgressModule;
 const { renderTable } = (await import(new URL('../../demo/lib/report.mjs', import.meta.url).href)) as {
-  renderTable(config: object, runs: object, machine: string): string;
+  renderTable(config: object, runs: object): string;
 };
 
 /** Samples every 100 ms as the scenario emits them: a little before the start, past the end while answers drain. */
@@ -98,6 +98,16 @@ describe('the status line', () => {
     expect(statusLine(s, 40)).toBe('unprotected 18.0/18s in-flight 4000');
   });
 
+  it("shows an adaptive run's limit next to the calls in flight, dropped after the breaker's state", () => {
+    const s: Sample & { limit: number } = {
+      name: 'slower/adaptive', tMs: 3000, phase: 'slow deploy', durationMs: 7000, inFlight: 31, breaker: 'closed', limit: 57,
+      sent: 600, succeeded: 590, failed: 0, shed: 10,
+    };
+    expect(statusLine(s)).toBe('slower/adaptive slow deploy 3.0/7s sent 600 ok 590 fail 0 shed 10 in-flight 31 breaker closed limit 57');
+    expect(statusLine(s, 60)).toBe('slower/adaptive slow deploy 3.0/7s in-flight 31 limit 57');
+    expect(statusLine(s, 40)).toBe('slower/adaptive 3.0/7s in-flight 31');
+  });
+
   it('on a terminal, every rewrite of the line fits its width', () => {
     for (const columns of [30, 50, 80]) {
       const { writes, stream } = fakeStream(true, columns);
@@ -150,17 +160,42 @@ describe('progress in a pipe', () => {
 });
 
 describe('the table', () => {
+  const run = (lagMs: number, delayMs: number, extra: object = {}) => ({
+    sent: 10, succeeded: 10, failed: 0, shed: 0, shedByBreaker: 0, shedByConcurrencyBound: 0, noAnswer: 0,
+    p50Ms: 1, p99Ms: 2, maxMs: 3, peakInFlight: 1, downstreamCallsDuringBadDeploy: 1, timeline: [], outcomes: {}, retries: 0,
+    loadGenerator: { maxSendLagMs: lagMs, eventLoopDelayP99Ms: delayMs },
+    ...extra,
+  });
+  const config = {
+    scenario: 'slower', rps: 10, normalMs: 1000, badMs: 1000, healMs: 1000, normalLatencyMs: 20, badLatencyMs: 150,
+    badErrorRate: 0, maxRetries: 1, maxConcurrent: 20, timeoutMs: 250, slowCallMs: 250, adaptiveLimit: 'aimd',
+  };
+  const breaker = { breakerOpenedAfterMs: null, breakerClosedAfterMs: 0 };
+  const table = renderTable(config, {
+    unprotected: run(77.4, 11.1),
+    protected: run(26.3, 9.5, breaker),
+    adaptive: run(30.2, 8.7, {
+      ...breaker,
+      adaptiveLimit: { atBadDeploy: 20, minDuringBadDeploy: 20, maxDuringBadDeploy: 61, atEnd: 58, changes: 44 },
+    }),
+  });
+  const lines = table.split('\n');
+
+  it('has a column per run, the hand-sized bulkhead named by its size', () => {
+    expect(lines[0]).toBe('slower: 10 req/s open loop; downstream 20 ms → 150 ms with no errors for 1 s, then rolled back');
+    expect(lines).toContain('  adaptive    = the same with adaptiveConcurrency({ limit: aimdLimit() }) in place of the bulkhead');
+    expect(lines.find((line) => line.trim().startsWith('unprotected'))!.trim().split(/\s{2,}/)).toEqual(['unprotected', 'bulkhead 20', 'adaptive']);
+  });
+
+  it('shows the adaptive limit for the adaptive run only', () => {
+    expect(lines.find((line) => line.startsWith('adaptive limit when the slow deploy began'))!.trim().split(/\s{2,}/).slice(-3)).toEqual(['–', '–', '20']);
+    expect(lines.find((line) => line.startsWith('  lowest – highest'))!.trim().split(/\s{2,}/).slice(-3)).toEqual(['–', '–', '20 – 61']);
+    expect(lines.find((line) => line.startsWith('breaker opened'))!.trim().split(/\s{2,}/).slice(-3)).toEqual(['–', 'never', 'never']);
+  });
+
   it('says which run each load-generator number belongs to', () => {
-    const run = (lagMs: number, delayMs: number) => ({
-      sent: 10, succeeded: 10, failed: 0, shed: 0, noAnswer: 0, p50Ms: 1, p99Ms: 2, maxMs: 3, peakInFlight: 1,
-      downstreamCallsDuringBadDeploy: 1, timeline: [], outcomes: {}, retries: 0,
-      breakerOpenedAfterMs: null, breakerClosedAfterMs: null,
-      loadGenerator: { maxSendLagMs: lagMs, eventLoopDelayP99Ms: delayMs },
-    });
-    const config = { rps: 10, normalMs: 1000, badMs: 1000, healMs: 1000, normalLatencyMs: 20, badLatencyMs: 200, badErrorRate: 0.5, maxRetries: 1, maxConcurrent: 20, timeoutMs: 250 };
-    const table = renderTable(config, { unprotected: run(77.4, 11.1), protected: run(26.3, 9.5) }, 'machine');
-    expect(table.split('\n').at(-1)).toBe(
-      'load generator check (unprotected / breakwater): sends late by ≤ 77.4 / 26.3 ms, event-loop delay p99 11.1 / 9.5 ms',
+    expect(lines.at(-1)).toBe(
+      'load generator check (unprotected / bulkhead 20 / adaptive): sends late by ≤ 77.4 / 26.3 / 30.2 ms, event-loop delay p99 11.1 / 9.5 / 8.7 ms',
     );
   });
 });
@@ -190,7 +225,7 @@ describe('npm run demo', () => {
 
   it('a tiny real run with --json in a pipe: one JSON object on stdout, progress on stderr', async () => {
     ensureBuilt();
-    const args = ['--json', '--rps', '20', '--normal-ms', '300', '--bad-ms', '300', '--heal-ms', '300', '--bad-latency-ms', '100'];
+    const args = ['--json', '--scenario', 'slower', '--rps', '20', '--normal-ms', '300', '--bad-ms', '300', '--heal-ms', '300', '--bad-latency-ms', '100'];
     const child = spawn(process.execPath, ['demo/cascade.mjs', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -203,9 +238,10 @@ describe('npm run demo', () => {
     expect(code, stderr).toBe(0);
     expect(stdout.endsWith('}\n')).toBe(true);
     expect(stdout.trimEnd().split('\n')).toHaveLength(1);
-    const report = JSON.parse(stdout) as { runs: Record<string, { sent: number }> };
-    expect(report.runs['unprotected']!.sent).toBe(18);
-    expect(report.runs['protected']!.sent).toBe(18);
-    expect(stderr).toBe('running unprotected…\nunprotected done\nrunning protected…\nprotected done\n');
+    const report = JSON.parse(stdout) as { scenarios: Record<string, { runs: Record<string, { sent: number }> }> };
+    expect(Object.keys(report.scenarios)).toEqual(['slower']);
+    const runs = ['unprotected', 'protected', 'adaptive'];
+    for (const name of runs) expect(report.scenarios['slower']!.runs[name]!.sent).toBe(18);
+    expect(stderr).toBe(runs.map((name) => `running slower/${name}…\nslower/${name} done\n`).join(''));
   }, 60_000);
 });

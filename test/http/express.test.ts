@@ -9,10 +9,23 @@ import {
   TimeoutError,
 } from '../../src/core/errors.js';
 import type { Policy } from '../../src/core/policy.js';
-import { guard, requestSignal } from '../../src/http/express.js';
+import { breakwaterErrorHandler, guard, requestDeadline, requestSignal } from '../../src/http/express.js';
+import { rateLimiter } from '../../src/rate-limit/index.js';
+import http from 'node:http';
 import { timeout } from '../../src/timeout/index.js';
 import { deferred, track } from '../helpers.js';
-import { abandon, CountingPolicy, delay, eventually, listen, request, seeded, type Running } from './servers.js';
+import {
+  abandon,
+  ConcurrencyLimitStandIn,
+  CountingPolicy,
+  delay,
+  eventually,
+  LimiterUnavailableStandIn,
+  listen,
+  request,
+  seeded,
+  type Running,
+} from './servers.js';
 
 const running: Running[] = [];
 afterEach(async () => {
@@ -34,8 +47,10 @@ describe('express guard: rejections', () => {
     ['rate limited, sub-second', RateLimitedError.fast(1), 429, '1', '{"error":"ERR_RATE_LIMITED","message":"Too many requests"}'],
     ['rate limited, zero wait', RateLimitedError.fast(0), 429, '1', '{"error":"ERR_RATE_LIMITED","message":"Too many requests"}'],
     ['circuit open', CircuitOpenError.fast(2001), 503, '3', '{"error":"ERR_CIRCUIT_OPEN","message":"Service unavailable"}'],
-    ['circuit isolated', CircuitIsolatedError.fast(), 503, undefined, '{"error":"ERR_CIRCUIT_ISOLATED","message":"Service unavailable"}'],
-    ['bulkhead full', BulkheadFullError.fast(), 503, undefined, '{"error":"ERR_BULKHEAD_FULL","message":"Server is at capacity"}'],
+    ['circuit isolated (no known end: the default)', CircuitIsolatedError.fast(), 503, '1', '{"error":"ERR_CIRCUIT_ISOLATED","message":"Service unavailable"}'],
+    ['bulkhead full', BulkheadFullError.fast(), 503, '1', '{"error":"ERR_BULKHEAD_FULL","message":"Server is at capacity"}'],
+    ['concurrency limit', new ConcurrencyLimitStandIn(), 503, '1', '{"error":"ERR_CONCURRENCY_LIMIT","message":"Server is at capacity"}'],
+    ['rate limiter unavailable', new LimiterUnavailableStandIn(), 503, '1', '{"error":"ERR_RATE_LIMITER_UNAVAILABLE","message":"Service unavailable"}'],
     ['timeout', new TimeoutError(50), 503, undefined, '{"error":"ERR_TIMEOUT","message":"Request timed out"}'],
   ])('%s → exact status, headers and body', async (_label, error, status, retryAfter, body) => {
     const handler = vi.fn((_req: Request, res: Response) => res.send('ok'));
@@ -49,6 +64,16 @@ describe('express guard: rejections', () => {
     expect(answer.headers['retry-after']).toBe(retryAfter);
     if (retryAfter !== undefined) expect(Number.isInteger(Number(retryAfter)) && Number(retryAfter) >= 1).toBe(true);
     expect(handler).not.toHaveBeenCalled();
+  });
+
+  it('retryAfterSeconds sets Retry-After for refusals that know no time; a known time still wins', async () => {
+    const app = express();
+    app.get('/full', guard(rejecting(BulkheadFullError.fast()), { retryAfterSeconds: 5 }), (_req, res) => res.send('ok'));
+    app.get('/open', guard(rejecting(CircuitOpenError.fast(1200)), { retryAfterSeconds: 5 }), (_req, res) => res.send('ok'));
+    const url = await serve(app);
+    expect((await request(`${url}/full`)).headers['retry-after']).toBe('5');
+    expect((await request(`${url}/open`)).headers['retry-after']).toBe('2');
+    expect(() => guard(new CountingPolicy(), { retryAfterSeconds: 0 })).toThrow(/retryAfterSeconds/);
   });
 
   it('HEAD gets the status and headers without a body', async () => {
@@ -140,6 +165,9 @@ describe('express guard: rejections', () => {
     expect(() => guard(42 as never)).toThrow(TypeError);
     expect(() => guard(new CountingPolicy(), { onRejected: 'no' as never })).toThrow(/onRejected/);
     expect(() => guard(new CountingPolicy(), { rateLimitHeaders: 'yes' as never })).toThrow(/rateLimitHeaders/);
+    expect(() => guard(new CountingPolicy(), { deadlineHeader: 'no spaces' })).toThrow(/deadlineHeader/);
+    expect(() => guard(new CountingPolicy(), { deadlineMs: -1 })).toThrow(/deadlineMs.*-1/);
+    expect(() => guard(new CountingPolicy(), { clock: {} as never })).toThrow(/clock/);
   });
 });
 
@@ -333,5 +361,236 @@ describe('express guard with a timeout', () => {
     // No virtual time passed: the deadline could not have fired, however slow the sockets were.
     await eventually(() => expect(successes).toEqual([0]));
     expect(clock.pending).toBe(0);
+  });
+});
+
+/** Watches everything Express's final handler (and Node) could print, and Express's error path. */
+function watchErrors(app: express.Express): { printed: unknown[][]; errorPath: unknown[] } {
+  // Express prints a handler's late error only outside NODE_ENV=test, as a user's server runs.
+  app.set('env', 'production');
+  const printed: unknown[][] = [];
+  const errorSpy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void printed.push(args));
+  const stderrSpy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
+    printed.push([chunk]);
+    return true;
+  });
+  restore.push(() => {
+    errorSpy.mockRestore();
+    stderrSpy.mockRestore();
+  });
+  return { printed, errorPath: [] };
+}
+const restore: Array<() => void> = [];
+afterEach(() => {
+  for (const undo of restore.splice(0)) undo();
+});
+
+describe('express guard: a refusal after the handler started', () => {
+  it('answers 503 at once; the handler\'s later writes are dropped quietly, nothing reaches the error path or stderr', async () => {
+    const clock = new TestClock();
+    let reached = false;
+    const thrownByHandler: unknown[] = [];
+    let handlerDone = false;
+    const late = deferred<void>();
+    const app = express();
+    const watched = watchErrors(app);
+    app.get('/', guard(timeout(50, { clock })), async (_req, res) => {
+      reached = true;
+      await late.promise; // e.g. a slow query that ignores the signal
+      try {
+        res.setHeader('X-Late', 'yes');
+        res.status(200).json({ late: true });
+        res.write('more');
+        res.end();
+      } catch (error) {
+        thrownByHandler.push(error);
+      }
+      handlerDone = true;
+    });
+    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      watched.errorPath.push(error);
+      res.end();
+    });
+    const pending = track(request(await serve(app)));
+    await eventually(() => expect(reached).toBe(true));
+    await clock.advance(50);
+    const answer = await pending.promise;
+    expect(answer.status).toBe(503);
+    expect(answer.body).toBe('{"error":"ERR_TIMEOUT","message":"Request timed out"}');
+    expect(answer.headers['x-late']).toBeUndefined();
+    late.resolve();
+    await eventually(() => expect(handlerDone).toBe(true));
+    await delay(20);
+    expect(thrownByHandler).toEqual([]);
+    expect(watched.errorPath).toEqual([]);
+    expect(watched.printed).toEqual([]);
+  });
+
+  it('a handler whose awaited call rejects with the abort reason is silenced by breakwaterErrorHandler', async () => {
+    const clock = new TestClock();
+    let reached = false;
+    const seen: unknown[] = [];
+    const app = express();
+    const watched = watchErrors(app);
+    app.get('/', guard(timeout(50, { clock })), async (req) => {
+      const signal = requestSignal(req);
+      reached = true;
+      // What a resilientFetch given requestSignal(req) does when the guard gives up.
+      await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    });
+    app.use((error: unknown, _req: Request, _res: Response, next: NextFunction) => {
+      seen.push(error);
+      next(error);
+    });
+    app.use(breakwaterErrorHandler());
+    const pending = track(request(await serve(app)));
+    await eventually(() => expect(reached).toBe(true));
+    await clock.advance(50);
+    expect((await pending.promise).status).toBe(503);
+    await eventually(() => expect(seen).toHaveLength(1));
+    expect(seen[0]).toBeInstanceOf(TimeoutError);
+    await delay(20);
+    expect(watched.printed).toEqual([]);
+  });
+
+  it('the request is not run twice when a custom policy calls fn again', async () => {
+    let handlerCalls = 0;
+    const twice: Policy = {
+      name: 'twice',
+      async execute(fn) {
+        const ctx = { signal: new AbortController().signal, attempt: 1 };
+        const first = await fn(ctx);
+        await fn({ ...ctx, attempt: 2 });
+        return first;
+      },
+    };
+    const app = express();
+    app.get('/', guard(twice), (_req, res) => {
+      handlerCalls++;
+      res.send('once');
+    });
+    expect((await request(await serve(app))).body).toBe('once');
+    await delay(10);
+    expect(handlerCalls).toBe(1);
+  });
+});
+
+describe('breakwaterErrorHandler', () => {
+  it('answers the refusals a handler meets like the guard does, and passes other errors on', async () => {
+    const seen: unknown[] = [];
+    const other = new Error('not ours');
+    const app = express();
+    app.get('/open', async () => {
+      throw CircuitOpenError.fast(2500);
+    });
+    app.get('/limited', async () => {
+      throw RateLimitedError.fast(500);
+    });
+    app.get('/full', async () => {
+      throw BulkheadFullError.fast();
+    });
+    app.get('/timeout', async () => {
+      throw new TimeoutError(500);
+    });
+    app.get('/other', async () => {
+      throw other;
+    });
+    app.use(breakwaterErrorHandler({ retryAfterSeconds: 4 }));
+    app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      seen.push(error);
+      res.status(500).send('other');
+    });
+    const url = await serve(app);
+    const open = await request(`${url}/open`);
+    expect(open).toMatchObject({ status: 503, body: '{"error":"ERR_CIRCUIT_OPEN","message":"Service unavailable"}' });
+    expect(open.headers['retry-after']).toBe('3');
+    expect(open.headers['content-type']).toBe('application/json; charset=utf-8');
+    const limited = await request(`${url}/limited`);
+    expect(limited).toMatchObject({ status: 429, body: '{"error":"ERR_RATE_LIMITED","message":"Too many requests"}' });
+    expect(limited.headers['retry-after']).toBe('1');
+    expect((await request(`${url}/full`)).headers['retry-after']).toBe('4');
+    const timedOut = await request(`${url}/timeout`);
+    expect(timedOut.status).toBe(503);
+    expect(timedOut.headers['retry-after']).toBeUndefined();
+    expect(await request(`${url}/other`)).toMatchObject({ status: 500, body: 'other' });
+    expect(seen).toEqual([other]);
+    expect(() => breakwaterErrorHandler({ retryAfterSeconds: -1 })).toThrow(/retryAfterSeconds/);
+  });
+});
+
+describe('express guard: RateLimit fields', () => {
+  it('two stacked guards both get their fields: the second appends to the first', async () => {
+    const clock = new TestClock();
+    const perClient = rateLimiter({ capacity: 10, refillPerSecond: 5, clock, name: 'per-client' });
+    const global = rateLimiter({ capacity: 100, refillPerSecond: 10, clock, name: 'global' });
+    const app = express();
+    app.use(guard(global));
+    app.get('/', guard(perClient), (_req, res) => res.send('ok'));
+    const answer = await request(await serve(app));
+    expect(answer.status).toBe(200);
+    expect(answer.headers['ratelimit-policy']).toBe('"global";q=100;w=10, "per-client";q=10;w=2');
+    expect(answer.headers['ratelimit']).toBe('"global";r=99;t=1, "per-client";r=9;t=1');
+  });
+
+  it('a 429 from the second guard keeps the first guard\'s fields and adds its own once', async () => {
+    const clock = new TestClock();
+    const global = rateLimiter({ capacity: 100, refillPerSecond: 10, clock, name: 'global' });
+    const perClient = rateLimiter({ capacity: 1, refillPerSecond: 1, clock, name: 'per-client' });
+    const app = express();
+    app.use(guard(global));
+    app.get('/', guard(perClient), (_req, res) => res.send('ok'));
+    const url = await serve(app);
+    expect((await request(url)).status).toBe(200);
+    const limited = await request(url);
+    expect(limited.status).toBe(429);
+    expect(limited.headers['ratelimit']).toBe('"global";r=98;t=1, "per-client";r=0;t=1');
+    expect(limited.headers['retry-after']).toBe('1');
+  });
+
+  it("rateLimitHeaders: 'legacy' sends X-RateLimit-* only, 'both' sends both", async () => {
+    const clock = new TestClock();
+    const limiter = rateLimiter({ capacity: 10, refillPerSecond: 2, clock, name: 'api' });
+    const app = express();
+    app.get('/legacy', guard(limiter, { rateLimitHeaders: 'legacy' }), (_req, res) => res.send('ok'));
+    app.get('/both', guard(limiter, { rateLimitHeaders: 'both' }), (_req, res) => res.send('ok'));
+    const url = await serve(app);
+    const legacy = await request(`${url}/legacy`);
+    expect(legacy.headers['x-ratelimit-limit']).toBe('10');
+    expect(legacy.headers['x-ratelimit-remaining']).toBe('9');
+    expect(legacy.headers['x-ratelimit-reset']).toBe('1');
+    expect(legacy.headers['ratelimit']).toBeUndefined();
+    const both = await request(`${url}/both`);
+    expect(both.headers['x-ratelimit-remaining']).toBe('8');
+    expect(both.headers['ratelimit']).toBe('"api";r=8;t=1');
+    expect(both.headers['ratelimit-policy']).toBe('"api";q=10;w=5');
+  });
+});
+
+describe('requestSignal without private fields', () => {
+  it('on plain node:http a request whose response is unknown is refused; under guard it works', async () => {
+    const outcomes: string[] = [];
+    const guarded = guard(new CountingPolicy());
+    const r = await listen((req, res) => {
+      if (req.url === '/guarded') {
+        guarded(req, res, () => {
+          outcomes.push(requestSignal(req).aborted ? 'aborted' : 'signal');
+          res.end('ok');
+        });
+        return;
+      }
+      // Nothing public links a plain request to its response: no guessing through the socket.
+      try {
+        requestSignal(req);
+        outcomes.push('guessed');
+      } catch (error) {
+        outcomes.push((error as Error).name);
+      }
+      res.end('ok');
+    });
+    running.push(r);
+    await request(`${r.url}/plain`);
+    await request(`${r.url}/guarded`);
+    expect(outcomes).toEqual(['TypeError', 'signal']);
+    expect(requestDeadline({} as http.IncomingMessage)).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@ import { timeout } from '../../src/timeout/index.js';
 import { circuitBreaker } from '../../src/circuit-breaker/index.js';
 import { TestClock } from '../../src/testing/index.js';
 import { track } from '../helpers.js';
+import type { Policy } from '../../src/core/policy.js';
 import { CountingPolicy, eventually, listen, type Running } from './servers.js';
 
 const running: Running[] = [];
@@ -258,5 +259,77 @@ describe('resilientFetch: options', () => {
     expect(() => resilientFetch(p, { failureStatuses: [503.5] })).toThrow(RangeError);
     expect(() => resilientFetch(p, { retryUnsafeMethods: 'yes' as never })).toThrow(/retryUnsafeMethods/);
     expect(() => resilientFetch(p, { wallClock: 5 as never })).toThrow(/wallClock/);
+    expect(() => resilientFetch(p, { retryWithIdempotencyKey: 1 as never })).toThrow(/retryWithIdempotencyKey/);
+  });
+});
+
+/** A Policy written by hand with a retry inside: resilientFetch cannot see it to drop it. */
+function hiddenRetry(attempts: number): { policy: Policy; calls: () => number } {
+  let calls = 0;
+  return {
+    calls: () => calls,
+    policy: {
+      name: 'hidden-retry',
+      async execute(fn) {
+        let last: unknown;
+        for (let attempt = 1; attempt <= attempts; attempt++) {
+          calls++;
+          try {
+            return await fn({ signal: new AbortController().signal, attempt });
+          } catch (error) {
+            last = error;
+          }
+        }
+        throw last;
+      },
+    },
+  };
+}
+
+describe('resilientFetch: a request that must be sent once is sent once, whatever the policy', () => {
+  it('a POST through a custom policy that retries: one request; the repeat gets the first outcome', async () => {
+    const { url, seen } = await downstream((_n, _req, res) => res.writeHead(503).end('busy'));
+    const hidden = hiddenRetry(3);
+    const response = await resilientFetch(hidden.policy)(url, { method: 'POST', body: 'charge' });
+    expect(hidden.calls()).toBe(3);
+    expect(seen.map((s) => [s.method, s.body])).toEqual([['POST', 'charge']]);
+    expect(response.status).toBe(503);
+    expect(await response.text()).toBe('busy');
+  });
+
+  it('a network error of a POST is not resent either: the repeats reject with the same error', async () => {
+    const failure = new TypeError('fetch failed');
+    let sent = 0;
+    const fake = (async () => {
+      sent++;
+      throw failure;
+    }) as typeof fetch;
+    const hidden = hiddenRetry(4);
+    await expect(resilientFetch(hidden.policy, { fetch: fake })('http://x.invalid/', { method: 'PATCH', body: 'x' })).rejects.toBe(failure);
+    expect(hidden.calls()).toBe(4);
+    expect(sent).toBe(1);
+  });
+
+  it('a GET through the same policy is retried as the policy says', async () => {
+    const { url, seen } = await downstream((n, _req, res) => res.writeHead(n < 2 ? 503 : 200).end());
+    const hidden = hiddenRetry(3);
+    expect((await resilientFetch(hidden.policy)(url)).status).toBe(200);
+    expect(seen).toHaveLength(3);
+  });
+
+  it('retryWithIdempotencyKey: a POST carrying an Idempotency-Key is retried; without the key, or without the option, it is not', async () => {
+    const { url, seen } = await downstream((n, _req, res) => res.writeHead(n % 3 < 2 ? 503 : 201).end());
+    const keyed = resilientFetch(fastRetry(2), { retryWithIdempotencyKey: true });
+    const withKey = { method: 'POST', body: 'pay', headers: { 'Idempotency-Key': '8e03978e-40d5-43e8-bc93-6894a57f9324' } };
+    expect((await keyed(url, withKey)).status).toBe(201);
+    expect(seen).toHaveLength(3);
+    // A Request's own headers count too.
+    const request = new Request(url, { method: 'POST', body: 'pay', headers: { 'idempotency-key': 'k-2' } });
+    expect((await keyed(request)).status).toBe(201);
+    expect(seen).toHaveLength(6);
+    expect((await keyed(url, { method: 'POST', body: 'pay' })).status).toBe(503);
+    expect(seen).toHaveLength(7);
+    expect((await resilientFetch(fastRetry(2))(url, withKey)).status).toBe(503);
+    expect(seen).toHaveLength(8);
   });
 });

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -38,5 +38,17 @@ describe('layers of src/http', () => {
   it('the guards (built) do carry that code, so the check above can see it', () => {
     const text = [...closure('express.js').values()].join('\n');
     for (const name of ['RequestLifetime', 'guardRequest']) expect(text).toContain(name);
+  });
+});
+
+describe('src/http reads no private fields of Node or of the frameworks', () => {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '../../src/http');
+  it.each(readdirSync(dir).filter((f) => f.endsWith('.ts')))('%s', (file) => {
+    // Code only: comments may name what is avoided.
+    const code = readFileSync(join(dir, file), 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/(^|[^:])\/\/.*$/gm, '$1');
+    expect(code).not.toMatch(/\._[A-Za-z]/); // socket._httpMessage, res._header, …
+    expect(code).not.toMatch(/Symbol\.for\('fastify\.(?!display-name)/); // Fastify's internal symbols
   });
 });

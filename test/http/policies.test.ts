@@ -2,7 +2,8 @@
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { deferred } from '../helpers.js';
 import { pipeline } from '../../src/core/pipeline.js';
 import { bulkhead, type Bulkhead } from '../../src/bulkhead/index.js';
 import { circuitBreaker } from '../../src/circuit-breaker/index.js';
@@ -130,7 +131,8 @@ describe('load shedding with a real bulkhead', () => {
     await eventually(() => expect(shed.active).toBe(1));
     const second = await request(url);
     expect(second).toMatchObject({ status: 503, body: '{"error":"ERR_BULKHEAD_FULL","message":"Server is at capacity"}' });
-    expect(second.headers['retry-after']).toBeUndefined();
+    // No retry time is known for a full bulkhead: the default, one second.
+    expect(second.headers['retry-after']).toBe('1');
     finish();
     expect((await first).body).toBe('done');
     await eventually(() => expect(shed.active).toBe(0));
@@ -236,7 +238,7 @@ describe('per-client rate limits', () => {
     const limited = await request(url);
     expect(limited.status).toBe(429);
     expect(limited.headers['retry-after']).toBe('2');
-    expect(limited.body).toBe('{"error":"ERR_RATE_LIMITED","message":"Too many requests"}');
+    expect(JSON.parse(limited.body)).toEqual({ statusCode: 429, code: 'ERR_RATE_LIMITED', error: 'Too Many Requests', message: 'Too many requests' });
     expect(limited.headers['ratelimit-policy']).toBe('"default";q=1;w=2');
     expect(limited.headers['ratelimit']).toBe('"default";r=0;t=2');
   });
@@ -265,5 +267,57 @@ describe('a service guarding itself and calling a flaky downstream', () => {
     expect(rejected.body).toBe('{"error":"ERR_CIRCUIT_OPEN","message":"Service unavailable"}');
     // No virtual time passed since the breaker opened: all of halfOpenAfterMs is left.
     expect(rejected.headers['retry-after']).toBe('5');
+  });
+});
+
+describe('a client that leaves while its request waits', () => {
+  it('leaves a real bulkhead queue at once, while the request ahead still holds its slot', async () => {
+    const shed = bulkhead({ maxConcurrent: 1, maxQueue: 1 });
+    let finish!: () => void;
+    const handler = vi.fn((_req: express.Request, res: express.Response) => {
+      finish = () => res.end('first');
+    });
+    const app = express();
+    app.get('/', expressGuard(shed), handler);
+    const url = await serveExpress(app);
+    const first = request(url);
+    await eventually(() => expect(shed.active).toBe(1));
+    const queued = deferred<void>();
+    const left = abandon(url, { after: queued.promise });
+    await eventually(() => expect(shed.queued).toBe(1));
+    queued.resolve();
+    await left;
+    await eventually(() => expect(shed.queued).toBe(0));
+    expect(shed.active).toBe(1);
+    finish();
+    expect((await first).body).toBe('first');
+    await eventually(() => expect(shed.active).toBe(0));
+    expect(handler).toHaveBeenCalledTimes(1);
+  });
+
+  it('leaves a rate limiter wait at once (fastify)', async () => {
+    const clock = new TestClock();
+    const limiter = rateLimiter({ capacity: 1, refillPerSecond: 1, maxWaitMs: 5_000, clock });
+    const handler = vi.fn(async () => 'ok');
+    const arrivals: Array<() => void> = [];
+    const app = Fastify();
+    // Runs just before the guard's hook, which puts the request in the limiter's line at once.
+    app.addHook('onRequest', (_request, _reply, done) => {
+      arrivals.shift()?.();
+      done();
+    });
+    await app.register(fastifyGuard(limiter));
+    app.get('/', handler);
+    const url = await serveFastify(app);
+    expect((await request(url)).status).toBe(200);
+    // The bucket is empty: the next request waits up to 5 s (virtual) for a token.
+    const waiting = deferred<void>();
+    arrivals.push(() => setImmediate(waiting.resolve));
+    await abandon(url, { after: waiting.promise });
+    await delay(50);
+    // Had it stayed in line, the token refilled now would be its; it left, so the token is there.
+    await clock.advance(1000);
+    expect(limiter.available).toBe(1);
+    expect(handler).toHaveBeenCalledTimes(1);
   });
 });

@@ -1,11 +1,11 @@
-// The Express recipe of docs/http.md, taken from the page and run as written (type annotations
-// stripped) in its own Node process against the built package, in front of a real downstream on
-// 127.0.0.1: one that answers every call 503, one that never answers. What its clients get must
-// be what the page's table says, with no 500 and nothing on stderr (Express's error handler
-// prints there when a handler's promise rejects). Statuses, headers and counts are asserted;
-// durations are not.
+// The Express and Fastify recipes of docs/http.md, taken from the page and run as written (type
+// annotations stripped) in their own Node process against the built package, in front of a real
+// downstream on 127.0.0.1: one that answers every call 503, one that never answers. What their
+// clients get must be what the page's tables say, with no 500 and nothing on stderr (Express's
+// error handler prints there when a handler's promise rejects). Statuses, headers and counts are
+// asserted; durations are not.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import ts from 'typescript';
@@ -14,16 +14,28 @@ import { readPage, scratchDir } from '../doc-examples.js';
 import { ensureBuilt } from '../package/built.js';
 import { listen, request, type Answer, type Running } from './servers.js';
 
-const recipe = readPage('docs/http.md').blocks.find((b) => b.lang === 'ts' && b.code.includes('export const app = express()'));
+const page = readPage('docs/http.md');
+const expressRecipe = page.blocks.find((b) => b.lang === 'ts' && b.code.includes('export const app = express()'));
+const fastifyRecipe = page.blocks.find((b) => b.lang === 'ts' && b.code.includes('export const app = Fastify()'));
 
-// Loads the recipe module and serves its `app` on an ephemeral port, which it reports over IPC.
+// Loads the recipe module and serves its `app` (Express or Fastify) on an ephemeral port, which
+// it reports over IPC.
 const HARNESS = `
 const { app } = await import(process.env.RECIPE_URL);
-const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
-process.on('message', () => {
-  server.closeAllConnections();
-  server.close(() => process.disconnect());
-});
+if (typeof app.inject === 'function') {
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  process.send({ port: app.server.address().port });
+  process.on('message', async () => {
+    await app.close();
+    process.disconnect();
+  });
+} else {
+  const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
+  process.on('message', () => {
+    server.closeAllConnections();
+    server.close(() => process.disconnect());
+  });
+}
 `;
 
 interface Service {
@@ -39,11 +51,12 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-async function startRecipe(inventoryUrl: string): Promise<Service> {
+async function startRecipe(recipe: { code: string }, env: Record<string, string>): Promise<Service> {
   const name = `http-recipe-${process.pid}-${cleanup.length}`;
+  mkdirSync(scratchDir, { recursive: true });
   const module = join(scratchDir, `${name}.mjs`);
   const harness = join(scratchDir, `${name}.harness.mjs`);
-  const js = ts.transpileModule(recipe!.code, {
+  const js = ts.transpileModule(recipe.code, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   }).outputText;
   writeFileSync(module, js);
@@ -54,9 +67,9 @@ async function startRecipe(inventoryUrl: string): Promise<Service> {
   });
   // NODE_ENV as a user's shell has it (unset), not vitest's 'test', which silences Express's
   // error handler.
-  const env: NodeJS.ProcessEnv = { ...process.env, INVENTORY_URL: inventoryUrl, RECIPE_URL: pathToFileURL(module).href };
-  delete env['NODE_ENV'];
-  const child: ChildProcess = spawn(process.execPath, [harness], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, RECIPE_URL: pathToFileURL(module).href };
+  delete childEnv['NODE_ENV'];
+  const child: ChildProcess = spawn(process.execPath, [harness], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
   child.stderr!.on('data', (chunk: string) => (stderr += chunk));
@@ -87,7 +100,8 @@ async function downstream(listener: Parameters<typeof listen>[0]): Promise<Runni
 }
 
 const UNAVAILABLE = '{"error":"inventory unavailable"}';
-const GUARD_TIMEOUT = '{"error":"ERR_TIMEOUT","message":"Request timed out"}';
+const TIMED_OUT = '{"error":"ERR_TIMEOUT","message":"Request timed out"}';
+const CIRCUIT_OPEN = '{"error":"ERR_CIRCUIT_OPEN","message":"Service unavailable"}';
 
 /** The fields of the per-client limiter (capacity 40, 20/s) that every answer carries. */
 function expectRateLimitFields(answer: Answer): void {
@@ -95,28 +109,34 @@ function expectRateLimitFields(answer: Answer): void {
   expect(answer.headers['ratelimit']).toMatch(/^"per-client";r=\d+;t=\d+$/);
 }
 
-/** 503 with Retry-After: inventory's breaker is open (it waits 5 s before a probe). */
-function expectBreakerOpenAnswer(answer: Answer): void {
-  expect(answer.status).toBe(503);
-  expect(answer.body).toBe(UNAVAILABLE);
-  expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
-  expect(Number(answer.headers['retry-after'])).toBeLessThanOrEqual(5);
-  expect(Number.isInteger(Number(answer.headers['retry-after']))).toBe(true);
+/** 503 with Retry-After: the breaker is open (it waits `maxSeconds` before a probe). */
+function expectRetryAfter(answer: Answer, maxSeconds: number): void {
+  const seconds = Number(answer.headers['retry-after']);
+  expect(Number.isInteger(seconds)).toBe(true);
+  expect(seconds).toBeGreaterThanOrEqual(1);
+  expect(seconds).toBeLessThanOrEqual(maxSeconds);
+}
+
+/** A downstream that counts its calls and keeps the deadline header each one carried. */
+async function countingDownstream(answer: (res: import('node:http').ServerResponse) => void): Promise<{ url: string; budgets: number[] }> {
+  const budgets: number[] = [];
+  const running = await downstream((req, res) => {
+    budgets.push(Number(req.headers['x-request-timeout-ms']));
+    req.resume();
+    answer(res);
+  });
+  return { url: running.url, budgets };
 }
 
 describe('the Express recipe of docs/http.md, run as written', () => {
   beforeAll(() => {
     ensureBuilt();
-    expect(recipe, 'docs/http.md has the Express recipe (a ts block with `export const app = express()`)').toBeDefined();
+    expect(expressRecipe, 'docs/http.md has the Express recipe (a ts block with `export const app = express()`)').toBeDefined();
   });
 
   it('downstream answers every call 503: 502 after three attempts until the breaker opens, then 503 + Retry-After at once', async () => {
-    let calls = 0;
-    const inventory = await downstream((_req, res) => {
-      calls++;
-      res.writeHead(503, { 'content-type': 'text/plain' }).end('inventory is down');
-    });
-    const service = await startRecipe(inventory.url);
+    const inventory = await countingDownstream((res) => res.writeHead(503, { 'content-type': 'text/plain' }).end('inventory is down'));
+    const service = await startRecipe(expressRecipe!, { INVENTORY_URL: inventory.url });
 
     const answers: Answer[] = [];
     for (let i = 0; i < 12; i++) answers.push(await request(`${service.url}/items/${i}`));
@@ -127,40 +147,132 @@ describe('the Express recipe of docs/http.md, run as written', () => {
       expect(answer.headers['retry-after']).toBeUndefined();
     }
     // Request 7 made two attempts; the 20th failure opened the breaker, which refused the third.
-    for (const answer of answers.slice(6)) expectBreakerOpenAnswer(answer);
-    expect(calls).toBe(20);
+    for (const answer of answers.slice(6)) {
+      expect(answer.body).toBe(CIRCUIT_OPEN);
+      expectRetryAfter(answer, 5);
+    }
+    expect(inventory.budgets).toHaveLength(20);
     for (const answer of answers) expectRateLimitFields(answer);
+    // Every call carried what was left of its request's 2 s.
+    for (const budget of inventory.budgets) expect(budget > 0 && budget <= 2000).toBe(true);
 
     expect(await service.stop()).toBe(0);
     expect(service.stderr()).toBe('');
   });
 
   it('downstream never answers: 503 for every request, the breaker opens, later requests get 503 + Retry-After at once', async () => {
-    let calls = 0;
-    const inventory = await downstream(() => {
-      calls++; // and never answer: every attempt runs into its 500 ms timeout
+    const inventory = await countingDownstream(() => {
+      // never answer: every attempt runs into its 500 ms timeout
     });
-    const service = await startRecipe(inventory.url);
+    const service = await startRecipe(expressRecipe!, { INVENTORY_URL: inventory.url });
 
     // Ten at once: their first two attempts (20 timeouts) open the breaker.
     const wave = await Promise.all(Array.from({ length: 10 }, (_, i) => request(`${service.url}/items/${i}`)));
     expect(wave.map((a) => a.status)).toEqual(Array(10).fill(503));
     for (const answer of wave) {
       expectRateLimitFields(answer);
-      if (answer.headers['retry-after'] !== undefined) expectBreakerOpenAnswer(answer); // third attempt refused
-      else expect([UNAVAILABLE, GUARD_TIMEOUT]).toContain(answer.body); // three timeouts, or our own 2 s deadline
+      // The third attempt refused by the open breaker, or three timeouts, or the 2 s deadline.
+      if (answer.body === CIRCUIT_OPEN) expectRetryAfter(answer, 5);
+      else {
+        expect(answer.body).toBe(TIMED_OUT);
+        expect(answer.headers['retry-after']).toBeUndefined();
+      }
     }
-    expect(calls).toBeGreaterThanOrEqual(20);
-    expect(calls).toBeLessThanOrEqual(30);
+    expect(inventory.budgets.length).toBeGreaterThanOrEqual(20);
+    expect(inventory.budgets.length).toBeLessThanOrEqual(30);
+    // A retry sends less than the first attempt had: the budget shrinks.
+    expect(Math.min(...inventory.budgets)).toBeLessThan(Math.max(...inventory.budgets));
+    for (const budget of inventory.budgets) expect(budget > 0 && budget <= 2000).toBe(true);
 
-    const callsBefore = calls;
+    const callsBefore = inventory.budgets.length;
     const later: Answer[] = [];
     for (let i = 0; i < 4; i++) later.push(await request(`${service.url}/items/later-${i}`));
     for (const answer of later) {
-      expectBreakerOpenAnswer(answer);
+      expect(answer).toMatchObject({ status: 503, body: CIRCUIT_OPEN });
+      expectRetryAfter(answer, 5);
       expectRateLimitFields(answer);
     }
-    expect(calls).toBe(callsBefore);
+    expect(inventory.budgets).toHaveLength(callsBefore);
+
+    expect(await service.stop()).toBe(0);
+    expect(service.stderr()).toBe('');
+  });
+
+  it('a caller with a 300 ms budget gets 503 ERR_TIMEOUT by then from a slow downstream, which sees at most that budget', async () => {
+    const inventory = await countingDownstream(() => {});
+    const service = await startRecipe(expressRecipe!, { INVENTORY_URL: inventory.url });
+    const answer = await request(`${service.url}/items/1`, { headers: { 'x-request-timeout-ms': '300' } });
+    expect(answer).toMatchObject({ status: 503, body: TIMED_OUT });
+    expect(inventory.budgets.length).toBeGreaterThanOrEqual(1);
+    for (const budget of inventory.budgets) expect(budget > 0 && budget <= 300).toBe(true);
+    expect(await service.stop()).toBe(0);
+    expect(service.stderr()).toBe('');
+  });
+});
+
+/** Fastify's error body for a refusal. */
+function fastifyRefusal(answer: Answer): { statusCode: number; code: string; error: string; message: string } {
+  return JSON.parse(answer.body) as { statusCode: number; code: string; error: string; message: string };
+}
+
+describe('the Fastify recipe of docs/http.md, run as written', () => {
+  beforeAll(() => {
+    ensureBuilt();
+    expect(fastifyRecipe, 'docs/http.md has the Fastify recipe (a ts block with `export const app = Fastify()`)').toBeDefined();
+  });
+
+  const charge = (url: string, n: number): Promise<Answer> =>
+    request(`${url}/charge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: n }) });
+
+  it('downstream answers every call 503: 502 after three attempts until the breaker opens, then 503 + Retry-After at once', async () => {
+    const payments = await countingDownstream((res) => res.writeHead(503).end('payments is down'));
+    const service = await startRecipe(fastifyRecipe!, { PAYMENTS_URL: payments.url });
+
+    const answers: Answer[] = [];
+    for (let i = 0; i < 8; i++) answers.push(await charge(service.url, i));
+
+    // With an Idempotency-Key the POST is retried: three attempts per request. Request 4's first
+    // attempt is the 10th failure, which opens the breaker; it refuses the retry.
+    expect(answers.map((a) => a.status)).toEqual([502, 502, 502, 503, 503, 503, 503, 503]);
+    for (const answer of answers.slice(0, 3)) expect(answer.body).toBe('{"error":"payments unavailable"}');
+    for (const answer of answers.slice(3)) {
+      expect(fastifyRefusal(answer)).toEqual({ statusCode: 503, code: 'ERR_CIRCUIT_OPEN', error: 'Service Unavailable', message: 'Service unavailable' });
+      expectRetryAfter(answer, 10);
+    }
+    expect(payments.budgets).toHaveLength(10);
+    for (const budget of payments.budgets) expect(budget > 0 && budget <= 3000).toBe(true);
+    expect((await request(`${service.url}/health`)).body).toBe('ok');
+
+    expect(await service.stop()).toBe(0);
+    expect(service.stderr()).toBe('');
+  });
+
+  it('downstream never answers: 503 for every request, the breaker opens, later requests get 503 + Retry-After at once', async () => {
+    const payments = await countingDownstream(() => {});
+    const service = await startRecipe(fastifyRecipe!, { PAYMENTS_URL: payments.url });
+
+    const wave = await Promise.all(Array.from({ length: 10 }, (_, i) => charge(service.url, i)));
+    expect(wave.map((a) => a.status)).toEqual(Array(10).fill(503));
+    for (const answer of wave) {
+      const refusal = fastifyRefusal(answer);
+      expect(refusal.statusCode).toBe(503);
+      if (refusal.code === 'ERR_CIRCUIT_OPEN') expectRetryAfter(answer, 10);
+      else {
+        expect(refusal).toEqual({ statusCode: 503, code: 'ERR_TIMEOUT', error: 'Service Unavailable', message: 'Request timed out' });
+        expect(answer.headers['retry-after']).toBeUndefined();
+      }
+    }
+    expect(payments.budgets.length).toBeGreaterThanOrEqual(10);
+    expect(payments.budgets.length).toBeLessThanOrEqual(30);
+
+    const callsBefore = payments.budgets.length;
+    for (let i = 0; i < 4; i++) {
+      const answer = await charge(service.url, 100 + i);
+      expect(answer.status).toBe(503);
+      expect(fastifyRefusal(answer).code).toBe('ERR_CIRCUIT_OPEN');
+      expectRetryAfter(answer, 10);
+    }
+    expect(payments.budgets).toHaveLength(callsBefore);
 
     expect(await service.stop()).toBe(0);
     expect(service.stderr()).toBe('');

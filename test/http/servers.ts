@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { vi } from 'vitest';
 import type { Policy } from '../../src/core/policy.js';
 import type { ExecutionContext } from '../../src/core/context.js';
-import { BulkheadFullError } from '../../src/core/errors.js';
+import { BreakwaterError, BulkheadFullError, ConcurrencyLimitError, RateLimiterUnavailableError } from '../../src/core/errors.js';
 
 export interface Running {
   readonly url: string;
@@ -125,3 +125,8 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 export function eventually(assertion: () => void): Promise<void> {
   return vi.waitFor(assertion, { timeout: 15_000, interval: 5 });
 }
+
+// The concurrency limiter's and the distributed rate limiter's errors, under the names the
+// tests used before those classes existed.
+export { ConcurrencyLimitError as ConcurrencyLimitStandIn, RateLimiterUnavailableError as LimiterUnavailableStandIn };
+

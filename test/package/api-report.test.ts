@@ -18,7 +18,7 @@ interface ApiReportModule {
 }
 
 /** Not exported, yet declared in the types because every exported policy class extends it. */
-const declaredBases = new Set(['PolicyBase']);
+const declaredBases = new Set(['PolicyBase', 'LimitBase']);
 /** Internal declarations that are not classes but must not surface either. */
 const internalTypes = ['RUN', 'Runnable', 'Next', 'UserFunction', 'BucketTable', 'BucketSettings', 'CircuitBreakerSettings', 'RetrySettings'];
 

@@ -202,6 +202,7 @@ describe('breakwater/otel instrument', () => {
         'breakwater.concurrency.queued',
         'breakwater.rate_limiter.available',
         'breakwater.retries',
+        'breakwater.hedges',
       ].sort(),
     );
     await shared.execute(() => 1);
@@ -209,7 +210,7 @@ describe('breakwater/otel instrument', () => {
     await shared.execute(() => 2); // still attached through the second pipeline
     detach2();
     await shared.execute(() => 3);
-    expect(created).toHaveLength(10);
+    expect(created).toHaveLength(11);
     const m = await collect();
     expect(pointValue(m, 'breakwater.calls', { [P]: 'shared', [O]: 'success' })).toBe(2);
     expect(hasListeners(shared)).toBe(false);
@@ -225,7 +226,7 @@ describe('breakwater/otel instrument', () => {
     for (let i = 0; i < 10_000; i++) instrument(policy, { meter })();
     expect(hasListeners(t)).toBe(false);
     expect(breaker.listenerCount).toBe(0);
-    expect(createSpy).toHaveBeenCalledTimes(2); // calls + retries, once
+    expect(createSpy).toHaveBeenCalledTimes(3); // calls + retries + hedges, once
     await t.execute(() => 1);
     const m = await collect();
     expect(points(m, 'breakwater.calls')).toEqual([]);

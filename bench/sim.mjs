@@ -1,0 +1,186 @@
+// How fast the simulator runs: simulated calls per second of wall time through a four-policy
+// pipeline, the wall time of a 60 s × 1,000 rps scenario, and where the time goes (the
+// engine's per-event hop, the model's bookkeeping, the policies themselves).
+//
+//   npm run build && node bench/sim.mjs [--quick] [--json]
+import { existsSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const dist = (file) => new URL(`../dist/${file}`, import.meta.url);
+if (!existsSync(fileURLToPath(dist('sim.js')))) {
+  throw new Error('bench/sim.mjs: dist/sim.js is missing — run `npm run build` first');
+}
+const { simulate } = await import(dist('sim.js').href);
+const bw = await import(dist('index.js').href);
+
+const args = new Set(process.argv.slice(2));
+for (const arg of args) {
+  if (arg !== '--quick' && arg !== '--json') {
+    console.error(`bench/sim.mjs: unknown option ${arg}\nusage: node bench/sim.mjs [--quick] [--json]`);
+    process.exit(2);
+  }
+}
+const quick = args.has('--quick');
+const repeats = quick ? 2 : 5;
+
+const fourPolicies = ({ clock, random }) =>
+  bw.pipeline(
+    bw.retry({ maxRetries: 2, clock, random }),
+    bw.circuitBreaker({ halfOpenAfterMs: 5_000, failureRatio: 0.5, windowCalls: 100, minimumThroughput: 50, clock }),
+    bw.bulkhead({ maxConcurrent: 400, maxQueue: 100, clock }),
+    bw.timeout(250, { clock }),
+  );
+
+/** A healthy, busy downstream: every request is one call through the pipeline. */
+const throughput = (policy) => ({
+  durationMs: quick ? 20_000 : 60_000,
+  load: { rps: 20_000, instances: 4 },
+  downstream: { servers: 2_000, latencyMs: { lognormal: { p50Ms: 5, p99Ms: 20 } } },
+  policy,
+});
+
+/** The 60 s, 1,000 rps scenario: a bad deploy in the middle, callers that time out. */
+const cascade = {
+  durationMs: 60_000,
+  load: { rps: 1_000, instances: 4 },
+  downstream: {
+    servers: 100,
+    latencyMs: { lognormal: { p50Ms: 20, p99Ms: 80 } },
+    phases: [
+      { atMs: 20_000, latencyMs: 2_000, errorRate: 0.5, label: 'bad deploy' },
+      { atMs: 40_000, latencyMs: { lognormal: { p50Ms: 20, p99Ms: 80 } }, errorRate: 0, label: 'rollback' },
+    ],
+  },
+  policy: fourPolicies,
+  callers: { timeoutMs: 1_000 },
+  sloMs: 300,
+};
+
+function cpuMs(since) {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
+async function measure(label, scenario) {
+  const runs = [];
+  for (let i = 0; i < repeats; i++) {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const report = await simulate(scenario);
+    runs.push({ wallMs: performance.now() - started, cpuMs: cpuMs(cpu), calls: report.totals.downstreamCalls, sent: report.totals.sent });
+  }
+  runs.sort((a, b) => a.wallMs - b.wallMs);
+  const median = runs[Math.floor(runs.length / 2)];
+  const best = runs[0];
+  return {
+    label,
+    calls: median.calls,
+    medianWallMs: round(median.wallMs),
+    bestWallMs: round(best.wallMs),
+    medianCpuMs: round(median.cpuMs),
+    callsPerWallSecond: Math.round(median.calls / (median.wallMs / 1000)),
+    callsPerWallSecondBest: Math.round(best.calls / (best.wallMs / 1000)),
+    callsPerCpuSecond: Math.round(median.calls / (median.cpuMs / 1000)),
+    nsPerCall: Math.round((median.wallMs * 1e6) / median.calls),
+    cpuNsPerCall: Math.round((median.cpuMs * 1e6) / median.calls),
+  };
+}
+
+/** The first run in a fresh process: what `breakwater simulate` costs, JIT warm-up included. */
+async function cold(scenario) {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const report = await simulate(scenario);
+  return { wallMs: round(performance.now() - started), cpuMs: round(cpuMs(cpu)), calls: report.totals.downstreamCalls };
+}
+
+/** The floor under any engine that settles promise reactions between events: one reaction and one tick per event. */
+function hopFloor(events) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const resolved = Promise.resolve();
+    let left = events;
+    const step = () => {
+      if (--left === 0) return resolve(((performance.now() - started) * 1e6) / events);
+      resolved.then(sentinel);
+    };
+    const sentinel = () => process.nextTick(step);
+    process.nextTick(step);
+  });
+}
+
+/** What a full event-loop turn per event would cost instead (setImmediate, the obvious way to let reactions settle). */
+function immediateFloor(events) {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    let left = events;
+    const step = () => {
+      if (--left === 0) return resolve(((performance.now() - started) * 1e6) / events);
+      setImmediate(step);
+    };
+    setImmediate(step);
+  });
+}
+
+/** The pipeline alone, outside the simulator: execute() of a function that returns a resolved promise. */
+async function pipelineAlone(calls) {
+  const policy = fourPolicies({ clock: bw.systemClock, random: Math.random });
+  const fn = () => Promise.resolve(1);
+  for (let i = 0; i < 10_000; i++) await policy.execute(fn);
+  const started = performance.now();
+  const batch = 100; // below the bulkhead's 400 slots: nothing is refused
+  for (let i = 0; i < calls; i += batch) {
+    const pending = [];
+    for (let j = 0; j < batch; j++) pending.push(policy.execute(fn));
+    await Promise.all(pending);
+  }
+  return ((performance.now() - started) * 1e6) / calls;
+}
+
+const round = (value) => Math.round(value * 10) / 10;
+
+const cascadeCold = await cold(cascade);
+// Warm the JIT on a short run first, as a sweep's later configurations are.
+await simulate({ ...throughput(fourPolicies), durationMs: 5_000 });
+
+const results = {
+  machine: {
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: availableParallelism(),
+    loadAverage1m: round(loadavg()[0]),
+  },
+  fourPolicies: await measure('4-policy pipeline (retry, circuitBreaker, bulkhead, timeout)', throughput(fourPolicies)),
+  noPolicy: await measure('no policy (engine + downstream + report only)', throughput(undefined)),
+  cascade60sCold: cascadeCold,
+  cascade60s: await measure('60 s × 1,000 rps, bad deploy, callers time out, 4 policies', cascade),
+  hopFloorNsPerEvent: round(await hopFloor(2_000_000)),
+  immediateNsPerEvent: round(await immediateFloor(500_000)),
+  pipelineAloneNsPerCall: round(await pipelineAlone(quick ? 200_000 : 1_000_000)),
+};
+
+if (args.has('--json')) {
+  console.log(JSON.stringify(results, null, 2));
+} else {
+  const m = results.machine;
+  console.log(`breakwater/sim benchmark — node ${m.node}, ${m.cores} cores (${m.cpu}), load average ${m.loadAverage1m}${quick ? ', quick' : ''}`);
+  console.log('');
+  for (const r of [results.fourPolicies, results.noPolicy, results.cascade60s]) {
+    console.log(`${r.label}`);
+    console.log(
+      `  ${r.calls.toLocaleString('en-US')} simulated calls: median ${r.medianWallMs} ms wall (best ${r.bestWallMs}), ${r.medianCpuMs} ms CPU; ` +
+        `${r.callsPerWallSecond.toLocaleString('en-US')} calls per wall second (best ${r.callsPerWallSecondBest.toLocaleString('en-US')}), ` +
+        `${r.callsPerCpuSecond.toLocaleString('en-US')} per CPU second; ${r.nsPerCall} ns wall, ${r.cpuNsPerCall} ns CPU per call`,
+    );
+  }
+  const c = results.cascade60sCold;
+  console.log(`  the same scenario as the first run of a fresh process (JIT cold): ${c.wallMs} ms wall, ${c.cpuMs} ms CPU`);
+  console.log('');
+  console.log('where the time goes, per simulated call (about two engine events per call: its arrival and its completion):');
+  console.log(`  engine hop floor (one reaction + one tick per event) × 2:  ${round(results.hopFloorNsPerEvent * 2)} ns`);
+  console.log(`  (an event-loop turn per event instead, setImmediate × 2:  ${round(results.immediateNsPerEvent * 2)} ns)`);
+  console.log(`  the model without policies (hops included):               ${results.noPolicy.nsPerCall} ns (CPU ${results.noPolicy.cpuNsPerCall})`);
+  console.log(`  the four policies on top of it:                            ${results.fourPolicies.nsPerCall - results.noPolicy.nsPerCall} ns (CPU ${results.fourPolicies.cpuNsPerCall - results.noPolicy.cpuNsPerCall})`);
+  console.log(`  (the same pipeline outside the simulator:                  ${results.pipelineAloneNsPerCall} ns)`);
+}

@@ -1,0 +1,41 @@
+import {
+  eventNames,
+  type FailureEvent,
+  type RejectedEvent,
+  type StateChangeEvent,
+  type SuccessEvent,
+} from '../core/events.js';
+import type { Observer } from '../core/observe.js';
+import type { CircuitState } from './options.js';
+
+export interface CircuitBreakerFailureEvent extends FailureEvent {
+  /** The result `handleResult` judged a failure, when that was the cause (`error` is then undefined). */
+  readonly result?: unknown;
+}
+
+export interface CircuitBreakerEvents {
+  stateChange: StateChangeEvent<CircuitState>;
+  /** A call the breaker let through succeeded. */
+  success: SuccessEvent;
+  /** A call the breaker let through failed (whether or not it counted towards tripping). */
+  failure: CircuitBreakerFailureEvent;
+  /** The breaker refused a call (`reason` is always `'circuit-open'`, isolated too). */
+  rejected: RejectedEvent<'circuit-open'>;
+}
+
+export const CIRCUIT_BREAKER_EVENTS = eventNames<CircuitBreakerEvents>({ stateChange: true, success: true, failure: true, rejected: true });
+
+/** The breaker's observation shell: refusals are `'circuit-open'`. */
+export type BreakerObserver = Observer<CircuitBreakerEvents>;
+
+// Success, failure and refusal go through the observation shell every policy shares; two
+// events are the breaker's own: a failure that is a result (`handleResult`), and stateChange.
+
+/** A resolved call that `handleResult` judged a failure: `failure` with the value as `result`. */
+export function reportFailedResult(events: BreakerObserver, durationMs: number, value: unknown): void {
+  if (events.wants('failure')) events.emit('failure', { durationMs, error: undefined, result: value });
+}
+
+export function reportStateChange(events: BreakerObserver, from: CircuitState, to: CircuitState): void {
+  if (events.wants('stateChange')) events.emit('stateChange', { from, to });
+}

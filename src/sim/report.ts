@@ -1,0 +1,332 @@
+import type { Distribution } from './distribution.js';
+import { LevelSeries } from './level.js';
+import { select } from './select.js';
+import type { ResolvedScenario } from './scenario.js';
+
+/** How a request ended, from its caller's point of view. */
+export const OUTCOME = { UNFINISHED: 0, SUCCEEDED: 1, FALLBACK: 2, FAILED: 3, SHED: 4 } as const;
+export type OutcomeCode = (typeof OUTCOME)[keyof typeof OUTCOME];
+
+/**
+ * Request outcomes (each request counted in the second it arrived in, whenever it finished)
+ * and what happened during a stretch of time (retries, downstream calls, in flight,
+ * utilisation, transitions: counted in the second they happened). Always
+ * `sent = succeeded + fallbacks + failed + shed + unfinished`.
+ */
+export interface SimulationCounts {
+  /** Requests that arrived (open loop; a caller's resend is not a new request). */
+  readonly sent: number;
+  /** Answered with the downstream's own result (after any retries). */
+  readonly succeeded: number;
+  /** Answered with a fallback's value instead of the downstream's. */
+  readonly fallbacks: number;
+  /** Ended in an error: the downstream's, a timeout, or the caller giving up. */
+  readonly failed: number;
+  /** Refused fast by a policy: circuit open, bulkhead full, rate limited. */
+  readonly shed: number;
+  /** Still in flight when the run ended (`durationMs + drainMs` at the latest). */
+  readonly unfinished: number;
+  /** Successes within `sloMs` of arrival (every success when there is no SLO). */
+  readonly goodput: number;
+  /** Latency of finished requests, every outcome, from arrival to answer (caller resends included). */
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly maxMs: number | null;
+  readonly meanMs: number | null;
+  /** Attempts the callers sent: requests plus their resends. */
+  readonly attempts: number;
+  /** Resends by the callers (after their timeout or an error), counted with the request. */
+  readonly callerRetries: number;
+  /** `retry` events of the policies (each one a new attempt on the downstream). */
+  readonly retries: number;
+  /** Calls that reached the downstream (abandoned ones included). */
+  readonly downstreamCalls: number;
+  /** Most calls at the downstream at once, waiting or being served. */
+  readonly peakInFlight: number;
+  /** Busy server time ÷ server time, 0..1 (a server a phase removed counts until it finishes its call). */
+  readonly utilisation: number;
+  /** Circuit-breaker `stateChange` events, all instances. */
+  readonly breakerTransitions: number;
+}
+
+export interface SimulationSecond extends SimulationCounts {
+  /** Start of this second, in virtual ms. */
+  readonly startMs: number;
+  /** Share of breaker-time spent open (or isolated) during this second, 0..1. */
+  readonly breakerOpen: number;
+  /** Share of breaker-time spent half-open during this second, 0..1. */
+  readonly breakerHalfOpen: number;
+}
+
+export interface SimulationTransition {
+  readonly atMs: number;
+  readonly instance: number;
+  /** Which breaker of the instance's pipeline (0 = outermost). */
+  readonly breaker: number;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface SimulationReport {
+  readonly name: string | null;
+  readonly seed: number;
+  /** Arrivals happen in [0, durationMs). */
+  readonly durationMs: number;
+  /** When the run ended: the last request finished (or `durationMs + drainMs`); at least durationMs. */
+  readonly endMs: number;
+  readonly instances: number;
+  readonly sloMs: number | null;
+  /** Breakers found in one instance's policy (0 when none). */
+  readonly breakersPerInstance: number;
+  readonly phases: ReadonlyArray<{
+    readonly atMs: number;
+    readonly label: string | null;
+    readonly servers: number;
+    readonly errorRate: number;
+    readonly latencyMs: Distribution;
+  }>;
+  readonly totals: SimulationCounts;
+  /** One row per second of [0, endMs): the seconds after durationMs have no arrivals, only the drain. */
+  readonly series: readonly SimulationSecond[];
+  readonly transitions: readonly SimulationTransition[];
+}
+
+/** Rounds to the µs: reports stay readable, and equal runs still print equal bytes. */
+function ms(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+function ratio(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
+}
+
+/** Nearest-rank percentile (p in 0..1) of `values[0..count)`, which it reorders. */
+function percentile(values: Float64Array, count: number, p: number): number {
+  const rank = Math.ceil(p * count);
+  return select(values, count, Math.min(count, Math.max(1, rank)) - 1);
+}
+
+/**
+ * Collects everything a run measures. Requests are numbered in arrival order, so the
+ * requests of one second are a contiguous range and their latencies are kept exactly (8
+ * bytes each): percentiles are exact (nearest rank), selected at the end.
+ */
+export class Recorder {
+  private arrivalMs = new Float64Array(1024);
+  private latencyMs = new Float64Array(1024);
+  private outcome = new Uint8Array(1024);
+  private count = 0;
+  /** First request id of each second (arrivals come in time order). */
+  private readonly firstOfSecond: Int32Array;
+  private readonly retries: Float64Array;
+  private readonly callerRetries: Float64Array;
+  private readonly downstreamCalls: Float64Array;
+  private readonly transitionCounts: Float64Array;
+  readonly inFlight: LevelSeries;
+  readonly busy: LevelSeries;
+  readonly servers: LevelSeries;
+  readonly breakersOpen: LevelSeries;
+  readonly breakersHalfOpen: LevelSeries;
+  readonly transitions: SimulationTransition[] = [];
+
+  /** `horizonMs`: the longest the run can last (durationMs + drainMs). */
+  constructor(private readonly horizonMs: number) {
+    const seconds = Math.ceil(horizonMs / 1000);
+    this.firstOfSecond = new Int32Array(seconds + 1).fill(-1);
+    this.retries = new Float64Array(seconds);
+    this.callerRetries = new Float64Array(seconds);
+    this.downstreamCalls = new Float64Array(seconds);
+    this.transitionCounts = new Float64Array(seconds);
+    this.inFlight = new LevelSeries(horizonMs, true);
+    this.busy = new LevelSeries(horizonMs);
+    this.servers = new LevelSeries(horizonMs);
+    this.breakersOpen = new LevelSeries(horizonMs);
+    this.breakersHalfOpen = new LevelSeries(horizonMs);
+  }
+
+  /** A request arrives at `now` (< durationMs); returns its id. */
+  arrive(now: number): number {
+    const id = this.count;
+    if (id === this.arrivalMs.length) this.grow();
+    this.arrivalMs[id] = now;
+    this.latencyMs[id] = NaN;
+    this.count = id + 1;
+    const second = Math.floor(now / 1000);
+    if (this.firstOfSecond[second] === -1) this.firstOfSecond[second] = id;
+    return id;
+  }
+
+  arrivedAt(id: number): number {
+    return this.arrivalMs[id]!;
+  }
+
+  finish(id: number, outcome: OutcomeCode, now: number): void {
+    this.outcome[id] = outcome;
+    this.latencyMs[id] = now - this.arrivalMs[id]!;
+  }
+
+  private grow(): void {
+    const size = this.arrivalMs.length * 2;
+    const arrival = new Float64Array(size);
+    arrival.set(this.arrivalMs);
+    const latency = new Float64Array(size);
+    latency.set(this.latencyMs);
+    const outcome = new Uint8Array(size);
+    outcome.set(this.outcome);
+    this.arrivalMs = arrival;
+    this.latencyMs = latency;
+    this.outcome = outcome;
+  }
+
+  private secondOf(now: number): number {
+    return now < this.horizonMs ? Math.floor(now / 1000) : -1;
+  }
+
+  retry(now: number): void {
+    const s = this.secondOf(now);
+    if (s >= 0) this.retries[s]!++;
+  }
+
+  /** A caller resends request `id`: counted in the second the request arrived, like its outcome. */
+  callerRetry(id: number): void {
+    this.callerRetries[Math.floor(this.arrivalMs[id]! / 1000)]!++;
+  }
+
+  downstreamCall(now: number): void {
+    const s = this.secondOf(now);
+    if (s >= 0) this.downstreamCalls[s]!++;
+  }
+
+  transition(entry: SimulationTransition): void {
+    const s = this.secondOf(entry.atMs);
+    if (s < 0) return;
+    this.transitionCounts[s]!++;
+    this.transitions.push(entry);
+  }
+
+  /** `endMs`: when the run ended. */
+  report(scenario: ResolvedScenario, breakersPerInstance: number, endMs: number): SimulationReport {
+    for (const level of [this.inFlight, this.busy, this.servers, this.breakersOpen, this.breakersHalfOpen]) level.close(endMs);
+    const seconds = Math.max(1, Math.ceil(endMs / 1000));
+    // Seconds nobody arrived in start where the next second with arrivals does.
+    this.firstOfSecond[seconds] = this.count;
+    for (let s = seconds - 1; s >= 0; s--) {
+      if (this.firstOfSecond[s] === -1) this.firstOfSecond[s] = this.firstOfSecond[s + 1]!;
+    }
+    const scratch = new Float64Array(this.count);
+    const breakers = breakersPerInstance * scenario.instances;
+    const series: SimulationSecond[] = [];
+    for (let s = 0; s < seconds; s++) {
+      const spanMs = Math.min(1000, endMs - s * 1000);
+      const counts = this.counts(scenario, this.firstOfSecond[s]!, this.firstOfSecond[s + 1]!, scratch, {
+        retries: this.retries[s]!,
+        callerRetries: this.callerRetries[s]!,
+        downstreamCalls: this.downstreamCalls[s]!,
+        peakInFlight: this.inFlight.peak[s]!,
+        busy: this.busy.integral[s]!,
+        capacity: this.servers.integral[s]!,
+        breakerTransitions: this.transitionCounts[s]!,
+      });
+      series.push({
+        startMs: s * 1000,
+        ...counts,
+        breakerOpen: breakers === 0 ? 0 : ratio(this.breakersOpen.integral[s]! / (breakers * spanMs)),
+        breakerHalfOpen: breakers === 0 ? 0 : ratio(this.breakersHalfOpen.integral[s]! / (breakers * spanMs)),
+      });
+    }
+    const sum = (values: Float64Array): number => values.subarray(0, seconds).reduce((a, b) => a + b, 0);
+    const totals = this.counts(scenario, 0, this.count, scratch, {
+      retries: sum(this.retries),
+      callerRetries: sum(this.callerRetries),
+      downstreamCalls: sum(this.downstreamCalls),
+      peakInFlight: this.inFlight.max,
+      busy: sum(this.busy.integral),
+      capacity: sum(this.servers.integral),
+      breakerTransitions: sum(this.transitionCounts),
+    });
+    return {
+      name: scenario.name ?? null,
+      seed: scenario.seed,
+      durationMs: scenario.durationMs,
+      endMs,
+      instances: scenario.instances,
+      sloMs: scenario.sloMs ?? null,
+      breakersPerInstance,
+      phases: scenario.phases.map((p) => ({
+        atMs: p.atMs,
+        label: p.label ?? null,
+        servers: p.servers,
+        errorRate: p.errorRate,
+        latencyMs: p.latencyMs,
+      })),
+      totals,
+      series,
+      transitions: this.transitions,
+    };
+  }
+
+  private counts(
+    scenario: ResolvedScenario,
+    from: number,
+    to: number,
+    scratch: Float64Array,
+    timed: {
+      retries: number;
+      callerRetries: number;
+      downstreamCalls: number;
+      peakInFlight: number;
+      busy: number;
+      capacity: number;
+      breakerTransitions: number;
+    },
+  ): SimulationCounts {
+    const slo = scenario.sloMs ?? Infinity;
+    let succeeded = 0;
+    let fallbacks = 0;
+    let failed = 0;
+    let shed = 0;
+    let unfinished = 0;
+    let goodput = 0;
+    let finished = 0;
+    let total = 0;
+    let max = -Infinity;
+    for (let id = from; id < to; id++) {
+      const outcome = this.outcome[id]!;
+      if (outcome === OUTCOME.UNFINISHED) {
+        unfinished++;
+        continue;
+      }
+      const latency = this.latencyMs[id]!;
+      scratch[finished++] = latency;
+      total += latency;
+      if (latency > max) max = latency;
+      if (outcome === OUTCOME.SUCCEEDED) {
+        succeeded++;
+        if (latency <= slo) goodput++;
+      } else if (outcome === OUTCOME.FALLBACK) fallbacks++;
+      else if (outcome === OUTCOME.FAILED) failed++;
+      else shed++;
+    }
+    const sent = to - from;
+    return {
+      sent,
+      succeeded,
+      fallbacks,
+      failed,
+      shed,
+      unfinished,
+      goodput,
+      p50Ms: finished === 0 ? null : ms(percentile(scratch, finished, 0.5)),
+      p99Ms: finished === 0 ? null : ms(percentile(scratch, finished, 0.99)),
+      maxMs: finished === 0 ? null : ms(max),
+      meanMs: finished === 0 ? null : ms(total / finished),
+      attempts: sent + timed.callerRetries,
+      callerRetries: timed.callerRetries,
+      retries: timed.retries,
+      downstreamCalls: timed.downstreamCalls,
+      peakInFlight: timed.peakInFlight,
+      utilisation: timed.capacity === 0 ? 0 : ratio(timed.busy / timed.capacity),
+      breakerTransitions: timed.breakerTransitions,
+    };
+  }
+}

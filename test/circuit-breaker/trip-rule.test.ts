@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { ConsecutiveFailures } from '../../src/circuit-breaker/consecutive-failures.js';
+import { readCircuitBreakerOptions, type CircuitBreakerOptions } from '../../src/circuit-breaker/options.js';
+import { tripRuleFor, type TripRule } from '../../src/circuit-breaker/trip-rule.js';
+import { WindowRatio } from '../../src/circuit-breaker/window-ratio.js';
+import { TestClock } from '../../src/testing/index.js';
+
+const ruleFor = (options: Omit<CircuitBreakerOptions, 'halfOpenAfterMs'>): TripRule =>
+  tripRuleFor(readCircuitBreakerOptions({ halfOpenAfterMs: 1000, ...options }));
+
+/** Records `outcomes` ('F' failure, 'S' success, 'W' slow success) at time 0; the trip answers. */
+function feed(rule: TripRule, outcomes: string): boolean[] {
+  return [...outcomes].map((o) => rule.record(0, o === 'F', o === 'W'));
+}
+
+describe('tripRuleFor', () => {
+  it('picks one rule from the options: consecutive failures without a window, a ratio over a count or a time window', () => {
+    const a = ruleFor({});
+    expect(a).toBeInstanceOf(ConsecutiveFailures);
+    expect([a.windowKind, a.needsTime]).toEqual(['none', false]);
+    const calls = ruleFor({ failureRatio: 0.5, windowCalls: 10 });
+    expect(calls).toBeInstanceOf(WindowRatio);
+    expect([calls.windowKind, calls.needsTime]).toEqual(['calls', false]);
+    const time = ruleFor({ failureRatio: 0.5, windowMs: 1000 });
+    expect(time).toBeInstanceOf(WindowRatio);
+    expect([time.windowKind, time.needsTime]).toEqual(['time', true]);
+  });
+});
+
+describe('ConsecutiveFailures', () => {
+  it('trips at the limit; a success ends the run, and the counts run until reset', () => {
+    const rule = ruleFor({ consecutiveFailures: 3 });
+    expect(feed(rule, 'FFSFF')).toEqual([false, false, false, false, false]);
+    expect(rule.record(0, true, false)).toBe(true);
+    expect(rule.counts(new TestClock())).toEqual({ calls: 6, failures: 5, slowCalls: 0, consecutiveFailures: 3 });
+    rule.reset();
+    expect(rule.counts(new TestClock())).toEqual({ calls: 0, failures: 0, slowCalls: 0, consecutiveFailures: 0 });
+  });
+});
+
+describe('WindowRatio', () => {
+  // resilience4j's documentation of minimumNumberOfCalls: "If minimumNumberOfCalls is 10, then
+  // at least 10 calls must be recorded, before the failure rate can be calculated. If only 9
+  // calls have been evaluated the CircuitBreaker will not transition to open even if all 9
+  // calls have failed."
+  it('does not trip on 9 failures of 9 when 10 calls are the minimum; the 10th call, a success, trips it (90 % ≥ 50 %)', () => {
+    const rule = ruleFor({ failureRatio: 0.5, windowCalls: 100, minimumThroughput: 10 });
+    expect(feed(rule, 'FFFFFFFFF')).not.toContain(true);
+    expect(rule.record(0, false, false)).toBe(true);
+  });
+
+  it('trips when the ratio is reached, not only exceeded', () => {
+    const rule = ruleFor({ failureRatio: 0.5, windowCalls: 4, minimumThroughput: 4 });
+    expect(feed(rule, 'SSFF')).toEqual([false, false, false, true]);
+  });
+
+  it('with consecutiveFailures and a slow-call ratio, failures trip by count and slowness by ratio', () => {
+    const byCount = ruleFor({ consecutiveFailures: 2, slowCallMs: 10, slowCallRatio: 0.5, windowCalls: 10, minimumThroughput: 10 });
+    expect(feed(byCount, 'FF')).toEqual([false, true]);
+    const byRatio = ruleFor({ consecutiveFailures: 2, slowCallMs: 10, slowCallRatio: 0.5, windowCalls: 4, minimumThroughput: 4 });
+    expect(feed(byRatio, 'WSFW')).toEqual([false, false, false, true]);
+    expect(byRatio.counts(new TestClock())).toEqual({ calls: 4, failures: 1, slowCalls: 2, consecutiveFailures: 0 });
+  });
+});
