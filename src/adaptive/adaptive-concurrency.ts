@@ -167,50 +167,52 @@ interface MutableSample {
 }
 
 /**
- * The permit of one admitted call: its slot, and what the estimator learns when it settles
- * (its RTT from the start of `fn`, the calls in flight when it was admitted, whether it was a
- * drop). A withdrawn call (a caller that gave up, a cancelled hedge attempt) may have been cut
- * short: it teaches nothing, and only gives its slot back.
+ * The permit of an admitted call: its slot, and what the estimator learns when it settles (its
+ * RTT from the start of `fn`, the calls in flight when `fn` started, whether it was a drop). A
+ * withdrawn call (a caller that gave up, a cancelled hedge attempt) may have been cut short: it
+ * teaches nothing, and only gives its slot back. Everything a call needs lives in its `run`
+ * closures, so one permit serves every call of the policy (no allocation per call).
  */
 class SamplePermit extends Permit {
   get timed(): boolean {
     return true;
   }
 
-  constructor(
-    private readonly policy: AdaptiveConcurrency,
-    private readonly inflight: number,
-  ) {
+  constructor(private readonly policy: AdaptiveConcurrency) {
     super();
   }
 
   /** @internal `Permit.run` for a timed permit: the start and the end read once each, shared with the listeners. */
   override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: StartTime, atOnce: boolean): Promise<unknown> {
+    const policy = this.policy;
+    const inflight = policy.active;
     const startMs = atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
     return next(scope).then(
       (value) => {
         const endMs = observer.now();
-        if (scope.withdrawn) this.policy.release();
-        else this.policy.learn(startMs, endMs, this.inflight, false);
+        if (scope.withdrawn) policy.release();
+        else policy.learn(startMs, endMs, inflight, false);
         observer.succeeded(arrivedAt, endMs);
         return value;
       },
       (error: unknown) => {
         const endMs = observer.now();
-        if (scope.withdrawn) this.policy.release();
-        else this.policy.learn(startMs, endMs, this.inflight, this.policy.isDrop(error));
+        if (scope.withdrawn) policy.release();
+        else policy.learn(startMs, endMs, inflight, policy.isDrop(error));
         observer.failed(arrivedAt, error, endMs);
         throw error;
       },
     );
   }
 
+  // Reached only through the base `run`, which this permit overrides: the in-flight count is
+  // read when the call settles there.
   onSuccess(startMs: number, endMs: number): void {
-    this.policy.learn(startMs, endMs, this.inflight, false);
+    this.policy.learn(startMs, endMs, this.policy.active, false);
   }
 
   onFailure(startMs: number, endMs: number, error: unknown): void {
-    this.policy.learn(startMs, endMs, this.inflight, this.policy.isDrop(error));
+    this.policy.learn(startMs, endMs, this.policy.active, this.policy.isDrop(error));
   }
 
   onIgnore(): void {
@@ -226,8 +228,9 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   readonly kind = 'adaptive-concurrency';
   protected readonly eventNames = ADAPTIVE_CONCURRENCY_EVENTS;
   private rejectedCount = 0;
-  private readonly gate: ConcurrencyGate;
+  private readonly gate: ConcurrencyGate<SamplePermit>;
   private readonly observer: Observer<AdaptiveConcurrencyEvents>;
+  private readonly permit: SamplePermit;
   /**
    * The integer limit as last seen, to tell a change (and its direction). For a subscribed
    * source it is what the gate admits against: a plain field is cheaper to read on every call
@@ -260,8 +263,9 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     };
     // A source that can be subscribed to is mirrored, and the mirror (no `subscribe`) is what
     // the gate reads: this policy drains the gate itself when the limit grows.
-    const grant = (): SamplePermit => new SamplePermit(this, this.gate.active);
-    this.gate = new ConcurrencyGate(this.polls ? source : this.mirror, maxQueue, queueTimeoutMs, clock, refuse, grant);
+    const permit = new SamplePermit(this);
+    this.permit = permit;
+    this.gate = new ConcurrencyGate(this.polls ? source : this.mirror, maxQueue, queueTimeoutMs, clock, refuse, permit);
     if (!this.polls) source.subscribe!(this.limitChanged);
   }
 
@@ -289,7 +293,8 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     if (scope.aborted) return Promise.reject(scope.reason);
     const arrivedAt = this.observer.start();
     const admission = this.gate.acquire(scope);
-    if (admission instanceof SamplePermit) return admission.run(scope, next, this.observer, arrivedAt, true);
+    const permit = this.permit;
+    if (admission === permit) return permit.run(scope, next, this.observer, arrivedAt, true);
     return runAdmitted(admission, scope, next, this.observer, arrivedAt);
   }
 

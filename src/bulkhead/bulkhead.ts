@@ -126,7 +126,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
     if (scope.aborted) return Promise.reject(scope.reason);
     const arrivedAt = this.observer.start();
     const admission = this.gate.acquire(scope);
-    const slot = this.gate.slot!;
+    const slot = this.gate.slot;
     // The shared slot, with nobody timing the call: its handlers, no closure, no clock, no layer in between.
     if (admission === slot && arrivedAt === UNTIMED) return next(scope).then(slot.endValue, slot.endError);
     return runAdmitted(admission, scope, next, this.observer, arrivedAt);

@@ -19,7 +19,7 @@ const noop = (): void => {};
 
 /** The gate's own permit: a slot, handed back (or on to the oldest waiter) when the call ends. */
 class Slot extends HeldPermit {
-  constructor(private readonly gate: ConcurrencyGate) {
+  constructor(private readonly gate: ConcurrencyGate<Permit>) {
     super();
   }
 
@@ -41,7 +41,7 @@ class Waiter extends DeadlineEntry {
   fail: (reason: unknown) => void = noop;
   detach: () => void = noop;
 
-  constructor(private readonly gate: ConcurrencyGate) {
+  constructor(private readonly gate: ConcurrencyGate<Permit>) {
     super();
   }
 
@@ -64,20 +64,20 @@ class Waiter extends DeadlineEntry {
  * A shrinking limit takes effect as running calls finish: a released slot above the limit is
  * dropped instead of handed on. Nothing running is ever aborted.
  */
-export class ConcurrencyGate {
+export class ConcurrencyGate<P extends Permit = HeldPermit> {
   private activeCount = 0;
   private queuedCount = 0;
   private readonly waiters = new Fifo<Waiter>();
   private readonly deadlines: DeadlineQueue | undefined;
-  /** The shared slot permit, unless the owner makes one per call (`grant`). */
-  readonly slot: HeldPermit | undefined;
-  private readonly grant: (() => Permit) | undefined;
+  /** The permit every admitted call runs under: the gate's own slot, or the owner's. */
+  readonly slot: P;
 
   /**
    * @param refuse builds the refusal of a caller: at once (`queueTimedOut` false: no slot and no
    *   room in the queue) or after its queue deadline passed (the owner counts and reports it there).
-   * @param grant makes the permit of an admitted call, once its slot is taken (default: the
-   *   gate's own shared slot permit; an owner that learns from each call makes one per call).
+   * @param permit the permit of every admitted call, once its slot is taken (default: the
+   *   gate's own, which hands the slot back; an owner that learns from each call passes its
+   *   own, which must release the slot through the gate's `release`).
    */
   constructor(
     private readonly source: LimitSource,
@@ -85,11 +85,11 @@ export class ConcurrencyGate {
     readonly queueTimeoutMs: number | undefined,
     private readonly clock: Clock,
     private readonly refuse: (queueTimedOut: boolean) => unknown,
-    grant?: () => Permit,
+    permit?: P,
   ) {
     this.deadlines = queueTimeoutMs === undefined ? undefined : new DeadlineQueue(clock);
-    this.slot = grant === undefined ? new Slot(this) : undefined;
-    this.grant = grant;
+    // Without a permit of the owner's, P is the default HeldPermit.
+    this.slot = permit ?? (new Slot(this) as unknown as P);
     if (typeof source.subscribe === 'function') {
       let last = source.limit;
       source.subscribe((limit) => {
@@ -110,7 +110,7 @@ export class ConcurrencyGate {
       if (this.waiters.head !== undefined) this.grew();
       if (this.activeCount < this.source.limit) {
         this.activeCount++;
-        return this.slot ?? this.grant!();
+        return this.slot;
       }
     }
     if (this.queuedCount >= this.maxQueue) return this.refuse(false);
@@ -166,7 +166,7 @@ export class ConcurrencyGate {
     this.unlink(waiter);
     this.deadlines?.remove(waiter);
     waiter.detach();
-    waiter.admit(this.slot ?? this.grant!());
+    waiter.admit(this.slot);
   }
 
   /** @internal A waiter gives up: its caller aborted, or (`timedOut`) its queue deadline passed. */
