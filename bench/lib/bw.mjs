@@ -1,10 +1,16 @@
 // The BUILT package: the bench measures what users install, not the sources.
+// BENCH_DIST=<folder> measures another build instead (say, the previous release's dist/), so
+// two builds can be run alternately on the same machine and compared row by row.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL, fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 
-const distUrl = new URL('../../dist/index.js', import.meta.url);
+const distUrl =
+  process.env.BENCH_DIST === undefined || process.env.BENCH_DIST === ''
+    ? new URL('../../dist/index.js', import.meta.url)
+    : pathToFileURL(resolve(process.env.BENCH_DIST, 'index.js'));
 if (!existsSync(fileURLToPath(distUrl))) {
-  throw new Error('bench: dist/index.js is missing — run `npx tsup` (or `npm run build`) first');
+  throw new Error(`bench: ${fileURLToPath(distUrl)} is missing — run \`npx tsup\` (or \`npm run build\`) first`);
 }
 export const bw = await import(distUrl.href);
 

@@ -9,9 +9,11 @@ import {
   TimeoutError,
 } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { GAUGES, type Gauge } from '../core/gauges.js';
 import { safeTest, type ErrorFilter } from '../core/handle.js';
+import { Observer, UNTIMED, type StartTime } from '../core/observe.js';
+import { Permit, runAdmitted } from '../core/permit.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { rejectSoon } from '../core/reject.js';
 import {
   checkClock,
   checkName,
@@ -51,7 +53,7 @@ export interface AdaptiveConcurrencyEvents {
   /** A call ran and failed; `durationMs` counts from arrival (queue wait included). */
   failure: FailureEvent;
   /** At the limit with a full queue, or a caller waited `queueTimeoutMs` without a slot. */
-  rejected: RejectedEvent;
+  rejected: RejectedEvent<'concurrency-limit'>;
   /** The limit changed (`from` and `to` are the integer limits). */
   limitChange: LimitChangeEvent;
 }
@@ -164,11 +166,71 @@ interface MutableSample {
   startMs: number;
 }
 
+/**
+ * The permit of an admitted call: its slot, and what the estimator learns when it settles (its
+ * RTT from the start of `fn`, the calls in flight when `fn` started, whether it was a drop). A
+ * withdrawn call (a caller that gave up, a cancelled hedge attempt) may have been cut short: it
+ * teaches nothing, and only gives its slot back. Everything a call needs lives in its `run`
+ * closures, so one permit serves every call of the policy (no allocation per call).
+ */
+class SamplePermit extends Permit {
+  get timed(): boolean {
+    return true;
+  }
+
+  constructor(private readonly policy: AdaptiveConcurrency) {
+    super();
+  }
+
+  /** @internal `Permit.run` for a timed permit: the start and the end read once each, shared with the listeners. */
+  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: StartTime, atOnce: boolean): Promise<unknown> {
+    const policy = this.policy;
+    const inflight = policy.active;
+    const startMs = atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
+    return next(scope).then(
+      (value) => {
+        const endMs = observer.now();
+        if (scope.withdrawn) policy.release();
+        else policy.learn(startMs, endMs, inflight, false);
+        observer.succeeded(arrivedAt, endMs);
+        return value;
+      },
+      (error: unknown) => {
+        const endMs = observer.now();
+        if (scope.withdrawn) policy.release();
+        else policy.learn(startMs, endMs, inflight, policy.isDrop(error));
+        observer.failed(arrivedAt, error, endMs);
+        throw error;
+      },
+    );
+  }
+
+  // Reached only through the base `run`, which this permit overrides: the in-flight count is
+  // read when the call settles there.
+  onSuccess(startMs: number, endMs: number): void {
+    this.policy.learn(startMs, endMs, this.policy.active, false);
+  }
+
+  onFailure(startMs: number, endMs: number, error: unknown): void {
+    this.policy.learn(startMs, endMs, this.policy.active, this.policy.isDrop(error));
+  }
+
+  onIgnore(): void {
+    this.policy.release();
+  }
+
+  release(): void {
+    this.policy.release();
+  }
+}
+
 export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   readonly kind = 'adaptive-concurrency';
   protected readonly eventNames = ADAPTIVE_CONCURRENCY_EVENTS;
   private rejectedCount = 0;
-  private readonly gate: ConcurrencyGate;
+  private readonly gate: ConcurrencyGate<SamplePermit>;
+  private readonly observer: Observer<AdaptiveConcurrencyEvents>;
+  private readonly permit: SamplePermit;
   /**
    * The integer limit as last seen, to tell a change (and its direction). For a subscribed
    * source it is what the gate admits against: a plain field is cheaper to read on every call
@@ -184,18 +246,26 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     private readonly source: Limit,
     readonly maxQueue: number,
     readonly queueTimeoutMs: number | undefined,
-    private readonly isDrop: ErrorFilter,
-    private readonly clock: Clock,
+    private readonly dropFilter: ErrorFilter,
+    clock: Clock,
     name: string,
   ) {
-    super(name);
+    const observer = new Observer<AdaptiveConcurrencyEvents>(() => name, clock, 'concurrency-limit');
+    super(name, observer);
+    this.observer = observer;
     this.mirror = { limit: source.limit };
     this.polls = typeof source.subscribe !== 'function';
-    this.gate = new ConcurrencyGate(this.polls ? source : this.mirror, maxQueue, queueTimeoutMs, clock, () => {
-      const error = queueTimeoutError(this.queueTimeoutMs!);
-      this.reject(error);
+    const refuse = (queueTimedOut: boolean): ConcurrencyLimitError => {
+      const error = queueTimedOut ? queueTimeoutError(this.queueTimeoutMs!) : ConcurrencyLimitError.fast();
+      this.rejectedCount++;
+      this.observer.rejected(error);
       return error;
-    });
+    };
+    // A source that can be subscribed to is mirrored, and the mirror (no `subscribe`) is what
+    // the gate reads: this policy drains the gate itself when the limit grows.
+    const permit = new SamplePermit(this);
+    this.permit = permit;
+    this.gate = new ConcurrencyGate(this.polls ? source : this.mirror, maxQueue, queueTimeoutMs, clock, refuse, permit);
     if (!this.polls) source.subscribe!(this.limitChanged);
   }
 
@@ -219,78 +289,49 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   }
 
   /** @internal */
-  [RUN](ctx: Scope, next: Next): Promise<unknown> {
-    if (ctx.aborted) return Promise.reject(ctx.reason);
-    const gate = this.gate;
-    if (gate.tryAcquire()) return this.run(ctx, next, undefined);
-    if (!gate.hasRoom) {
-      const error = ConcurrencyLimitError.fast();
-      this.reject(error);
-      return rejectSoon(error);
-    }
-    const arrivedAt = this.events.wantsOutcome() ? this.clock.now() : undefined;
-    // Chained in the caller's own promise chain: `fn` runs in the caller's async context
-    // (AsyncLocalStorage) even though another call's completion admits it.
-    return gate.enqueue(ctx).then(() => {
-      if (ctx.aborted) {
-        // Aborted between admission and this tick: hand the slot on, never start `fn`.
-        gate.release();
-        throw ctx.reason;
-      }
-      return this.run(ctx, next, arrivedAt);
-    });
+  [RUN](scope: Scope, next: Next): Promise<unknown> {
+    if (scope.aborted) return Promise.reject(scope.reason);
+    const arrivedAt = this.observer.start();
+    const admission = this.gate.acquire(scope);
+    const permit = this.permit;
+    if (admission === permit) return permit.run(scope, next, this.observer, arrivedAt, true);
+    return runAdmitted(admission, scope, next, this.observer, arrivedAt);
   }
 
-  /** Runs `fn` in a slot already taken; `arrivedAt` is set for a caller that waited. */
-  private run(ctx: Scope, next: Next, arrivedAt: number | undefined): Promise<unknown> {
-    const inflight = this.gate.active;
-    const startMs = this.clock.now();
-    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
-    return next(ctx).then(
-      (value) => {
-        this.settle(ctx, startMs, inflight, arrivedAt, false, undefined);
-        return value;
-      },
-      (error: unknown) => {
-        this.settle(ctx, startMs, inflight, arrivedAt, true, error);
-        throw error;
-      },
-    );
+  /** @internal The gauges the metrics bridges report. */
+  [GAUGES](): readonly Gauge[] {
+    return [
+      { metric: 'concurrency.limit', description: 'Current limit of an adaptive concurrency limiter.', unit: '{call}', read: () => this.limit },
+      { metric: 'concurrency.active', description: 'Calls running inside an adaptive concurrency limiter.', unit: '{call}', read: () => this.active },
+      { metric: 'concurrency.queued', description: 'Calls waiting in an adaptive concurrency limiter queue.', unit: '{call}', read: () => this.queued },
+    ];
   }
 
-  private settle(
-    ctx: Scope,
-    startMs: number,
-    inflight: number,
-    arrivedAt: number | undefined,
-    failed: boolean,
-    error: unknown,
-  ): void {
-    const endMs = this.clock.now();
-    // A caller that gave up (or a cancelled hedge attempt) may have cut `fn` short: its RTT says nothing about the downstream.
-    if (!ctx.withdrawn) {
-      const sample = this.sample;
-      sample.rttMs = endMs - startMs;
-      sample.inflight = inflight;
-      sample.dropped = failed && safeTest(this.isDrop, error);
-      sample.startMs = startMs;
-      try {
-        this.source.onSample(sample);
-      } catch {
-        // A custom Limit that throws must not change the outcome nor keep the slot.
-      }
-      if (this.polls) this.checkLimit();
+  /** @internal Is this failure a drop (a loss signal)? A filter that throws says no. */
+  isDrop(error: unknown): boolean {
+    return safeTest(this.dropFilter, error);
+  }
+
+  /** @internal One admitted call settled: teach the estimator, then free the slot. */
+  learn(startMs: number, endMs: number, inflight: number, dropped: boolean): void {
+    const sample = this.sample;
+    sample.rttMs = endMs - startMs;
+    sample.inflight = inflight;
+    sample.dropped = dropped;
+    sample.startMs = startMs;
+    try {
+      this.source.onSample(sample);
+    } catch {
+      // A custom Limit that throws must not change the outcome nor keep the slot.
     }
+    if (this.polls) this.checkLimit();
     // After the sample: a limit that just shrank is not refilled by this slot.
     this.gate.release();
-    if (this.events.wantsOutcome()) {
-      const durationMs = endMs - (arrivedAt ?? startMs);
-      if (!failed) {
-        if (this.events.wants('success')) this.events.emit('success', { durationMs });
-      } else if (this.events.wants('failure')) {
-        this.events.emit('failure', { durationMs, error });
-      }
-    }
+  }
+
+  /** @internal A call gives its slot back without teaching anything. */
+  release(): void {
+    this.gate.release();
   }
 
   private checkLimit(): void {
@@ -306,9 +347,4 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     if (to > from) this.gate.grew();
     if (this.events.wants('limitChange')) this.events.emit('limitChange', { from, to });
   };
-
-  private reject(error: ConcurrencyLimitError): void {
-    this.rejectedCount++;
-    if (this.events.wants('rejected')) this.events.emit('rejected', { reason: 'concurrency-limit', error });
-  }
 }

@@ -1,4 +1,4 @@
-export type { Limit, LimitSample, LimitListener } from './limit.js';
+export { LimitBase, type Limit, type LimitSample, type LimitListener } from './limit.js';
 export { gradient2Limit, Gradient2Limit, type Gradient2LimitOptions } from './gradient2.js';
 export { vegasLimit, VegasLimit, type VegasLimitOptions } from './vegas.js';
 export { aimdLimit, AimdLimit, type AimdLimitOptions } from './aimd.js';

@@ -36,7 +36,7 @@ export interface Limit {
 
 export type LimitListener = (limit: number) => void;
 
-/** The integer limit, published to subscribers on change only. */
+/** A base for estimators: the integer limit, published to subscribers on change only (`setLimit`). */
 export abstract class LimitBase implements Limit {
   private current: number;
   private listeners: readonly LimitListener[] = [];

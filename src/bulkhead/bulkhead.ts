@@ -3,9 +3,11 @@ import type { Next, Scope } from '../core/scope.js';
 import { ConcurrencyGate } from '../core/concurrency-gate.js';
 import { BulkheadFullError } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { GAUGES, type Gauge } from '../core/gauges.js';
+import { Observer, UNTIMED } from '../core/observe.js';
+import { runAdmitted } from '../core/permit.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames, optionalNumber } from '../core/validate.js';
-import { rejectSoon } from '../core/reject.js';
 
 export interface BulkheadOptions {
   /** Calls of `fn` allowed in flight at once (an integer ≥ 1). */
@@ -30,7 +32,7 @@ export interface BulkheadEvents {
   /** A call the bulkhead ran failed; `durationMs` counts from arrival (queue wait included). */
   failure: FailureEvent;
   /** The queue was full, or a caller waited `queueTimeoutMs` without getting a slot. */
-  rejected: RejectedEvent;
+  rejected: RejectedEvent<'bulkhead-full'>;
 }
 
 export const BULKHEAD_EVENTS = eventNames<BulkheadEvents>({ success: true, failure: true, rejected: true });
@@ -84,19 +86,23 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
   protected readonly eventNames = BULKHEAD_EVENTS;
   private rejectedCount = 0;
   private readonly gate: ConcurrencyGate;
+  private readonly observer: Observer<BulkheadEvents>;
 
   /** @internal Use `bulkhead()`, which validates the options. */
   constructor(
     readonly maxConcurrent: number,
     readonly maxQueue: number,
     readonly queueTimeoutMs: number | undefined,
-    private readonly clock: Clock,
+    clock: Clock,
     name: string,
   ) {
-    super(name);
-    this.gate = new ConcurrencyGate({ limit: maxConcurrent }, maxQueue, queueTimeoutMs, clock, () => {
-      const error = queueTimeoutError(this.queueTimeoutMs!);
-      this.reject(error);
+    const observer = new Observer<BulkheadEvents>(() => name, clock, 'bulkhead-full');
+    super(name, observer);
+    this.observer = observer;
+    this.gate = new ConcurrencyGate({ limit: maxConcurrent }, maxQueue, queueTimeoutMs, clock, (queueTimedOut) => {
+      const error = queueTimedOut ? queueTimeoutError(this.queueTimeoutMs!) : BulkheadFullError.fast();
+      this.rejectedCount++;
+      this.observer.rejected(error);
       return error;
     });
   }
@@ -116,61 +122,21 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
   }
 
   /** @internal */
-  [RUN](ctx: Scope, next: Next): Promise<unknown> {
-    if (ctx.aborted) return Promise.reject(ctx.reason);
-    const watching = this.events.wantsOutcome();
-    const startedAt = watching ? this.clock.now() : 0;
-    const gate = this.gate;
-    if (gate.tryAcquire()) return this.run(ctx, next, watching, startedAt);
-    if (!gate.hasRoom) {
-      const error = BulkheadFullError.fast();
-      this.reject(error);
-      return rejectSoon(error);
-    }
-    // The continuation is chained here, in the caller's own promise chain, so it runs in the
-    // caller's async context (AsyncLocalStorage) even though another call's completion admits it.
-    return gate.enqueue(ctx).then(() => {
-      if (ctx.aborted) {
-        // Aborted between admission and this tick: hand the slot on, never start `fn`.
-        gate.release();
-        throw ctx.reason;
-      }
-      return this.run(ctx, next, watching, startedAt);
-    });
+  [RUN](scope: Scope, next: Next): Promise<unknown> {
+    if (scope.aborted) return Promise.reject(scope.reason);
+    const arrivedAt = this.observer.start();
+    const admission = this.gate.acquire(scope);
+    const slot = this.gate.slot;
+    // The shared slot, with nobody timing the call: its handlers, no closure, no clock, no layer in between.
+    if (admission === slot && arrivedAt === UNTIMED) return next(scope).then(slot.endValue, slot.endError);
+    return runAdmitted(admission, scope, next, this.observer, arrivedAt);
   }
 
-  private run(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
-    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
-    const running = next(ctx);
-    if (!watching) return running.then(this.releaseValue, this.releaseError);
-    return running.then(
-      (value) => {
-        this.gate.release();
-        if (this.events.wants('success')) this.events.emit('success', { durationMs: this.clock.now() - startedAt });
-        return value;
-      },
-      (error: unknown) => {
-        this.gate.release();
-        if (this.events.wants('failure')) {
-          this.events.emit('failure', { durationMs: this.clock.now() - startedAt, error });
-        }
-        throw error;
-      },
-    );
-  }
-
-  // Shared handlers: the common path (no listeners) allocates no closure per call.
-  private readonly releaseValue = (value: unknown): unknown => {
-    this.gate.release();
-    return value;
-  };
-  private readonly releaseError = (error: unknown): never => {
-    this.gate.release();
-    throw error;
-  };
-
-  private reject(error: BulkheadFullError): void {
-    this.rejectedCount++;
-    if (this.events.wants('rejected')) this.events.emit('rejected', { reason: 'bulkhead-full', error });
+  /** @internal The gauges the metrics bridges report. */
+  [GAUGES](): readonly Gauge[] {
+    return [
+      { metric: 'bulkhead.active', description: 'Calls running inside a bulkhead.', unit: '{call}', read: () => this.active },
+      { metric: 'bulkhead.queued', description: 'Calls waiting in a bulkhead queue.', unit: '{call}', read: () => this.queued },
+    ];
   }
 }

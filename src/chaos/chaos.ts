@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import type { ExecutionContext } from '../core/context.js';
 import { eventNames } from '../core/events.js';
+import { Observer } from '../core/observe.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import type { Next, Scope } from '../core/scope.js';
 import { sleep } from '../core/sleep.js';
@@ -113,7 +114,9 @@ export class ChaosPolicy extends PolicyBase<ChaosEvents> {
 
   /** @internal Use `chaos()`, which validates the options. */
   constructor(settings: ChaosSettings) {
-    super(settings.name);
+    // Chaos reports no outcome of its own (the calls are the inner policies'): its hub is the
+    // shell only for `injected`.
+    super(settings.name, new Observer<ChaosEvents>(() => settings.name, settings.clock));
     this.settings = settings;
   }
 

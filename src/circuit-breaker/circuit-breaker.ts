@@ -3,7 +3,9 @@ import type { CircuitOpenError } from '../core/errors.js';
 import { safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { rejectSoon } from '../core/reject.js';
-import { CIRCUIT_BREAKER_EVENTS, reportRefused, reportResolved, reportThrown, type CircuitBreakerEvents } from './events.js';
+import { GAUGES, type Gauge } from '../core/gauges.js';
+import { Observer } from '../core/observe.js';
+import { CIRCUIT_BREAKER_EVENTS, reportFailedResult, type CircuitBreakerEvents } from './events.js';
 import { CircuitMachine } from './machine.js';
 import {
   readCircuitBreakerOptions,
@@ -60,12 +62,15 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   private readonly timesCalls: boolean;
   /** The trip rule needs the completion time of every call (a time window). */
   private readonly needsSettledAt: boolean;
+  private readonly observer: Observer<CircuitBreakerEvents>;
 
   /** @internal Use `circuitBreaker(options)`, which validates the options. */
   constructor(settings: CircuitBreakerSettings) {
-    super(settings.name);
+    const observer = new Observer<CircuitBreakerEvents>(() => this.name, settings.clock, 'circuit-open');
+    super(settings.name, observer);
+    this.observer = observer;
     const rule = tripRuleFor(settings);
-    this.machine = new CircuitMachine(settings, rule, this.events);
+    this.machine = new CircuitMachine(settings, rule, observer);
     this.handle = settings.handle;
     this.handleResult = settings.handleResult;
     this.timesCalls = settings.slowCallMs !== undefined;
@@ -101,7 +106,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     if (isRefusal(permit)) return this.refuse(permit);
     const admittedAt = permit.admittedAt;
     // No clock read unless something needs a duration (a probe, slow calls, listeners).
-    const timed = admittedAt !== undefined || this.timesCalls || this.events.wantsOutcome();
+    const timed = admittedAt !== undefined || this.timesCalls || this.observer.wantsOutcome();
     const startedAt = admittedAt ?? (timed ? this.machine.clock.now() : 0);
     return next(scope).then(
       (value: unknown) => {
@@ -116,7 +121,7 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   }
 
   private refuse(error: CircuitOpenError): Promise<never> {
-    reportRefused(this.events, error);
+    this.observer.rejected(error);
     return rejectSoon(error);
   }
 
@@ -125,7 +130,10 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     const settledAt = timed || this.needsSettledAt ? this.machine.clock.now() : undefined;
     const durationMs = timed ? settledAt! - startedAt : 0;
     // Reported before it counts: listeners see a call's failure before the stateChange it causes.
-    if (timed) reportResolved(this.events, verdict, durationMs, value);
+    if (timed) {
+      if (verdict === 'success') this.observer.succeeded(startedAt, settledAt);
+      else reportFailedResult(this.observer, durationMs, value);
+    }
     if (verdict === 'success') permit.onSuccess(durationMs, settledAt);
     else permit.onFailure(durationMs, settledAt);
   }
@@ -136,9 +144,22 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
     const verdict: Verdict = scope.withdrawn || !safeTest(this.handle, error) ? 'ignored' : 'failure';
     const settledAt = timed || this.needsSettledAt ? this.machine.clock.now() : undefined;
     const durationMs = timed ? settledAt! - startedAt : 0;
-    if (timed) reportThrown(this.events, durationMs, error);
+    if (timed) this.observer.failed(startedAt, error, settledAt);
     if (verdict === 'failure') permit.onFailure(durationMs, settledAt);
     else permit.onIgnore();
+  }
+
+  /** @internal The gauge the metrics bridges report: 1 for the current state, 0 for the others. */
+  [GAUGES](): readonly Gauge[] {
+    return [
+      {
+        metric: 'circuit.state',
+        description: 'Circuit breaker state: 1 for the current state, 0 for the others.',
+        unit: '1',
+        label: 'state',
+        read: () => oneHot(this.state),
+      },
+    ];
   }
 
   /**
@@ -156,4 +177,12 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   toJSON(): CircuitBreakerSnapshot {
     return this.machine.snapshot();
   }
+}
+
+const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'open', 'half-open', 'isolated'];
+
+function oneHot(current: CircuitState): Readonly<Record<string, number>> {
+  const values: Record<string, number> = {};
+  for (const state of CIRCUIT_STATES) values[state] = state === current ? 1 : 0;
+  return values;
 }

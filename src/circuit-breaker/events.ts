@@ -1,12 +1,11 @@
-import type { CircuitOpenError } from '../core/errors.js';
 import {
   eventNames,
-  type EventHub,
   type FailureEvent,
   type RejectedEvent,
   type StateChangeEvent,
   type SuccessEvent,
 } from '../core/events.js';
+import type { Observer } from '../core/observe.js';
 import type { CircuitState } from './options.js';
 
 export interface CircuitBreakerFailureEvent extends FailureEvent {
@@ -21,35 +20,22 @@ export interface CircuitBreakerEvents {
   /** A call the breaker let through failed (whether or not it counted towards tripping). */
   failure: CircuitBreakerFailureEvent;
   /** The breaker refused a call (`reason` is always `'circuit-open'`, isolated too). */
-  rejected: RejectedEvent;
+  rejected: RejectedEvent<'circuit-open'>;
 }
 
 export const CIRCUIT_BREAKER_EVENTS = eventNames<CircuitBreakerEvents>({ stateChange: true, success: true, failure: true, rejected: true });
 
-export type BreakerEventHub = EventHub<CircuitBreakerEvents>;
+/** The breaker's observation shell: refusals are `'circuit-open'`. */
+export type BreakerObserver = Observer<CircuitBreakerEvents>;
 
-// Everything the breaker tells its listeners goes through the four functions below, so that an
-// observation helper shared by the policies can take them over. Each asks `wants` first: with
-// nobody listening, no event object is built.
+// Success, failure and refusal go through the observation shell every policy shares; two
+// events are the breaker's own: a failure that is a result (`handleResult`), and stateChange.
 
-/** A call the breaker let through resolved; `failure` when `handleResult` judged the value one. */
-export function reportResolved(events: BreakerEventHub, verdict: 'success' | 'failure', durationMs: number, value: unknown): void {
-  if (verdict === 'failure') {
-    if (events.wants('failure')) events.emit('failure', { durationMs, error: undefined, result: value });
-  } else if (events.wants('success')) {
-    events.emit('success', { durationMs });
-  }
+/** A resolved call that `handleResult` judged a failure: `failure` with the value as `result`. */
+export function reportFailedResult(events: BreakerObserver, durationMs: number, value: unknown): void {
+  if (events.wants('failure')) events.emit('failure', { durationMs, error: undefined, result: value });
 }
 
-/** A call the breaker let through threw: a `failure` event, counted or not. */
-export function reportThrown(events: BreakerEventHub, durationMs: number, error: unknown): void {
-  if (events.wants('failure')) events.emit('failure', { durationMs, error });
-}
-
-export function reportRefused(events: BreakerEventHub, error: CircuitOpenError): void {
-  if (events.wants('rejected')) events.emit('rejected', { reason: 'circuit-open', error });
-}
-
-export function reportStateChange(events: BreakerEventHub, from: CircuitState, to: CircuitState): void {
+export function reportStateChange(events: BreakerObserver, from: CircuitState, to: CircuitState): void {
   if (events.wants('stateChange')) events.emit('stateChange', { from, to });
 }

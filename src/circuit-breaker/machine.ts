@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { Backoff } from '../retry/backoff.js';
-import { reportStateChange, type BreakerEventHub } from './events.js';
+import { reportStateChange, type BreakerObserver } from './events.js';
 import type { CircuitBreakerSettings, CircuitBreakerSnapshot, CircuitState } from './options.js';
 import { ClosedState, HalfOpenState, IsolatedState, OpenState, type Exit, type State } from './states.js';
 import type { TripRule } from './trip-rule.js';
@@ -30,7 +30,7 @@ export class CircuitMachine {
   constructor(
     settings: CircuitBreakerSettings,
     readonly rule: TripRule,
-    private readonly events: BreakerEventHub,
+    private readonly events: BreakerObserver,
   ) {
     this.clock = settings.clock;
     this.slowCallMs = settings.slowCallMs ?? Infinity;

@@ -10,6 +10,26 @@
 
 const BRAND = Symbol.for('breakwater.error.code');
 
+/**
+ * How a server answers a client whose request one of these errors refused: an HTTP status and a
+ * fixed, client-safe text (never the error's message, which names internals). Each error class
+ * declares its own on its prototype, under a registered symbol, and the HTTP guard reads it from
+ * the error: adding an error edits no list there.
+ */
+export interface HttpAnswer {
+  readonly status: number;
+  readonly message: string;
+  /**
+   * True when the error means a call was made (a timeout): no retry time is known, so the answer
+   * carries no `Retry-After`. Otherwise the error is a fast refusal ("no call was made") and the
+   * answer always carries one: the error's own `retryAfterMs`, else the guard's fallback.
+   */
+  readonly callMade?: boolean;
+}
+
+/** Where an error class declares its `HttpAnswer`. */
+export const HTTP_ANSWER: unique symbol = Symbol.for('breakwater.http.answer.v1') as never;
+
 /** The `code` of every error breakwater itself rejects with. */
 export type BreakwaterErrorCode =
   | 'ERR_CIRCUIT_OPEN'
@@ -71,13 +91,19 @@ export abstract class BreakwaterError extends Error {
   }
 }
 
-function mark(cls: abstract new (...args: never[]) => Error, code: string | undefined, codes: readonly string[] | undefined): void {
+function mark(
+  cls: abstract new (...args: never[]) => Error,
+  code: string | undefined,
+  codes: readonly string[] | undefined,
+  answer?: HttpAnswer,
+): void {
   const define = (key: PropertyKey, value: unknown): void => {
     Object.defineProperty(cls.prototype, key, { value, enumerable: false, configurable: true, writable: true });
   };
   define('name', cls.name);
   define(CODES, codes);
   if (code !== undefined) define(BRAND, code);
+  if (answer !== undefined) define(HTTP_ANSWER, Object.freeze(answer));
 }
 
 export class CircuitOpenError extends BreakwaterError {
@@ -211,14 +237,15 @@ export class TimeoutError extends BreakwaterError {
   }
 }
 
+// Subclasses inherit their parent's answer (an isolated circuit answers as an open one).
 mark(BreakwaterError, undefined, undefined);
-mark(CircuitOpenError, 'ERR_CIRCUIT_OPEN', ['ERR_CIRCUIT_OPEN', 'ERR_CIRCUIT_ISOLATED']);
+mark(CircuitOpenError, 'ERR_CIRCUIT_OPEN', ['ERR_CIRCUIT_OPEN', 'ERR_CIRCUIT_ISOLATED'], { status: 503, message: 'Service unavailable' });
 mark(CircuitIsolatedError, 'ERR_CIRCUIT_ISOLATED', ['ERR_CIRCUIT_ISOLATED']);
-mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL', 'ERR_CONCURRENCY_LIMIT']);
+mark(BulkheadFullError, 'ERR_BULKHEAD_FULL', ['ERR_BULKHEAD_FULL', 'ERR_CONCURRENCY_LIMIT'], { status: 503, message: 'Server is at capacity' });
 mark(ConcurrencyLimitError, 'ERR_CONCURRENCY_LIMIT', ['ERR_CONCURRENCY_LIMIT']);
-mark(RateLimitedError, 'ERR_RATE_LIMITED', ['ERR_RATE_LIMITED']);
-mark(RateLimiterUnavailableError, 'ERR_RATE_LIMITER_UNAVAILABLE', ['ERR_RATE_LIMITER_UNAVAILABLE']);
-mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT']);
+mark(RateLimitedError, 'ERR_RATE_LIMITED', ['ERR_RATE_LIMITED'], { status: 429, message: 'Too many requests' });
+mark(RateLimiterUnavailableError, 'ERR_RATE_LIMITER_UNAVAILABLE', ['ERR_RATE_LIMITER_UNAVAILABLE'], { status: 503, message: 'Service unavailable' });
+mark(TimeoutError, 'ERR_TIMEOUT', ['ERR_TIMEOUT'], { status: 503, message: 'Request timed out', callMade: true });
 
 /**
  * True for the errors breakwater itself rejects with: a refusal (open circuit, full bulkhead,

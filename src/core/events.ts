@@ -14,9 +14,13 @@ export interface FailureEvent {
   readonly durationMs: number;
   readonly error: unknown;
 }
-export type RejectionReason = 'circuit-open' | 'bulkhead-full' | 'rate-limited' | 'concurrency-limit';
-export interface RejectedEvent {
-  readonly reason: RejectionReason;
+/**
+ * Why a policy refused a call. Each policy names its own (`'circuit-open'`, `'bulkhead-full'`,
+ * `'rate-limited'`, `'concurrency-limit'`, …) in its events type, as `RejectedEvent<'its-reason'>`.
+ */
+export type RejectionReason = string;
+export interface RejectedEvent<Reason extends RejectionReason = RejectionReason> {
+  readonly reason: Reason;
   readonly error: unknown;
 }
 export interface TimeoutEvent {
@@ -43,55 +47,53 @@ export interface CallEvents {
 }
 
 /**
+ * The channel of every event name a policy declared, `breakwater:<event>`, in one object: `wants`
+ * runs on every call of every policy, and one object keeps its lookup to a few ns. Filled as
+ * the policies' modules load (`eventNames`), so adding a policy edits no list here.
+ */
+const CHANNELS: Record<string, diagnosticsChannel.Channel> = {};
+
+function declareChannel(event: string): diagnosticsChannel.Channel {
+  // diagnostics_channel caches channels by name: a second copy of the library (the ESM and the
+  // CJS build side by side) gets the same channel objects.
+  return (CHANNELS[event] ??= diagnosticsChannel.channel(`breakwater:${event}`));
+}
+
+/**
  * The event names of an events type, listed once as `{ name: true, … }`: the compiler rejects
- * a missing or an extra name, so `on(...)` can check names at run time against the type.
+ * a missing or an extra name, so `on(...)` can check names at run time against the type. Each
+ * name gets its diagnostics channel here.
  */
 export function eventNames<M extends object>(names: { readonly [K in keyof Required<M>]: true }): readonly (keyof M & string)[] {
-  return Object.freeze(Object.keys(names)) as readonly (keyof M & string)[];
+  const list = Object.freeze(Object.keys(names)) as readonly (keyof M & string)[];
+  for (const name of list) declareChannel(name);
+  return list;
 }
 
 export const CALL_EVENTS = eventNames<CallEvents>({ success: true, failure: true });
+
+const SUCCESS_CHANNEL = CHANNELS['success']!;
+const FAILURE_CHANNEL = CHANNELS['failure']!;
 
 type EventMap = object;
 type ListenerTable<M> = { [K in keyof M]?: Listener<M[K]>[] };
 
 /**
- * The channels of the built-in events, created up front in one object of fixed shape: `wants`
- * runs on every call of every policy, and a fixed-shape lookup keeps it to a few ns.
- */
-const KNOWN_CHANNELS = {
-  success: diagnosticsChannel.channel('breakwater:success'),
-  failure: diagnosticsChannel.channel('breakwater:failure'),
-  rejected: diagnosticsChannel.channel('breakwater:rejected'),
-  timeout: diagnosticsChannel.channel('breakwater:timeout'),
-  retry: diagnosticsChannel.channel('breakwater:retry'),
-  stateChange: diagnosticsChannel.channel('breakwater:stateChange'),
-  fallback: diagnosticsChannel.channel('breakwater:fallback'),
-  budgetExhausted: diagnosticsChannel.channel('breakwater:budgetExhausted'),
-} as const satisfies Record<string, diagnosticsChannel.Channel>;
-
-/**
- * A misspelled event name would subscribe to nothing, silently: refuse it. The names of the
- * library's events are accepted on every policy (a policy that never emits one never calls
- * its listener), so code can subscribe to one set of events across a pipeline's policies.
+ * A misspelled event name would subscribe to nothing, silently: refuse it. Every event name a
+ * policy of the library declared is accepted on every policy (a policy that never emits one
+ * never calls its listener), so code can subscribe to one set of events across a pipeline's
+ * policies.
  */
 export function checkEventName(policy: string, event: unknown, own: readonly string[]): void {
-  if (typeof event === 'string' && (own.includes(event) || Object.hasOwn(KNOWN_CHANNELS, event))) return;
+  if (typeof event === 'string' && (own.includes(event) || Object.hasOwn(CHANNELS, event))) return;
   const close = typeof event === 'string' ? closestNames(event, own) : [];
   const hint = close.length > 0 ? ` (did you mean ${quoteNames(close, 'or')}?)` : '';
   throw new TypeError(`breakwater: ${policy} has no event ${describeValue(event)}${hint}; its events are ${quoteNames(own, 'and')}`);
 }
 
-const otherChannels = new Map<string, diagnosticsChannel.Channel>();
 function channelFor(event: string): diagnosticsChannel.Channel {
-  const known = (KNOWN_CHANNELS as Record<string, diagnosticsChannel.Channel | undefined>)[event];
-  if (known !== undefined) return known;
-  let channel = otherChannels.get(event);
-  if (channel === undefined) {
-    channel = diagnosticsChannel.channel(`breakwater:${event}`);
-    otherChannels.set(event, channel);
-  }
-  return channel;
+  // An event emitted without being declared (a hub used outside a policy) gets its channel now.
+  return CHANNELS[event] ?? declareChannel(event);
 }
 
 export class EventHub<M extends EventMap> {
@@ -124,7 +126,7 @@ export class EventHub<M extends EventMap> {
       const listeners = this.listeners as ListenerTable<CallEvents>;
       if (listeners.success !== undefined || listeners.failure !== undefined) return true;
     }
-    return this.publishes && (KNOWN_CHANNELS.success.hasSubscribers || KNOWN_CHANNELS.failure.hasSubscribers);
+    return this.publishes && (SUCCESS_CHANNEL.hasSubscribers || FAILURE_CHANNEL.hasSubscribers);
   }
 
   /** True when any local listener is attached (whatever its event). */

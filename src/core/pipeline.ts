@@ -2,7 +2,8 @@ import { systemClock, type Clock } from './clock.js';
 import { isAbortSignal, onAbort } from './abort.js';
 import type { ExecutionContext } from './context.js';
 import type { Next, Scope } from './scope.js';
-import { CALL_EVENTS, EventHub, type CallEvents } from './events.js';
+import { CALL_EVENTS, type CallEvents } from './events.js';
+import { Observer, UNTIMED } from './observe.js';
 import { PolicyBase, RUN, isRunnable, invoke, type Policy, type PolicyResult, type Runnable } from './policy.js';
 import { checkClock, checkName, checkOptionsObject, describeValue, optionNames } from './validate.js';
 
@@ -93,15 +94,17 @@ export class Pipeline<R = never> extends PolicyBase<CallEvents, R> {
   /** The chain ending in the `next` this pipeline last ran with inside another pipeline. */
   private innerNext: Next | undefined = undefined;
   private innerRun: Next | undefined = undefined;
+  private readonly observer: Observer<CallEvents>;
 
   /** @internal Use `pipeline()`. `events`: a hub to share (a copy of this pipeline keeps its listeners). */
   constructor(
     policies: readonly Policy<unknown>[],
     name: string,
     private readonly clock: Clock,
-    events?: EventHub<CallEvents>,
+    events?: Observer<CallEvents>,
   ) {
-    super(name, events ?? new EventHub<CallEvents>(() => name, name !== ANONYMOUS));
+    const observer = events ?? new Observer<CallEvents>(() => name, clock, undefined, name !== ANONYMOUS);
+    super(name, observer);
     this.members = Object.freeze([...policies]);
     const listed: Policy<unknown>[] = [];
     for (const policy of policies) {
@@ -112,23 +115,14 @@ export class Pipeline<R = never> extends PolicyBase<CallEvents, R> {
     // Every argument is a layer, nested pipelines too: each one times and reports its own part.
     this.layers = policies.map((p) => (isRunnable(p) ? p : adapt(p)));
     this.run = chain(this.layers, invoke);
+    this.observer = observer;
   }
 
   /** @internal */
   [RUN](ctx: Scope, next: Next): Promise<unknown> {
     const run = next === invoke ? this.run : this.chainTo(next);
-    if (!this.events.wantsOutcome()) return run(ctx);
-    const startedAt = this.clock.now();
-    return run(ctx).then(
-      (value) => {
-        if (this.events.wants('success')) this.events.emit('success', { durationMs: this.clock.now() - startedAt });
-        return value;
-      },
-      (error: unknown) => {
-        if (this.events.wants('failure')) this.events.emit('failure', { durationMs: this.clock.now() - startedAt, error });
-        throw error;
-      },
-    );
+    const startedAt = this.observer.start();
+    return startedAt === UNTIMED ? run(ctx) : this.observer.watch(run(ctx), startedAt);
   }
 
   /**
@@ -147,7 +141,7 @@ export class Pipeline<R = never> extends PolicyBase<CallEvents, R> {
       if (pruned !== member) changed = true;
       kept.push(pruned);
     }
-    return changed ? new Pipeline<R>(kept, this.name, this.clock, this.events) : this;
+    return changed ? new Pipeline<R>(kept, this.name, this.clock, this.observer) : this;
   }
 
   /** Inside another pipeline `next` is that pipeline's fixed continuation: chain it once. */

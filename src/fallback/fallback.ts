@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { Next, Scope } from '../core/scope.js';
 import { eventNames, type FailureEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
+import { Observer } from '../core/observe.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkOptionsObject, optionNames } from '../core/validate.js';
 
@@ -18,9 +19,14 @@ export interface FallbackOptions<R = unknown> {
 
 const FALLBACK_OPTIONS = optionNames<FallbackOptions>({ clock: true, handle: true, handleResult: true, name: true });
 
+/** The fallback answered instead of `fn`. */
+export interface FallbackEvent {
+  /** What it replaced: the thrown value, or the result `handleResult` judged a failure. */
+  readonly error: unknown;
+}
+
 export interface FallbackEvents {
-  /** The fallback answered instead of `fn`; `error` is what it replaced (a thrown value or a result). */
-  fallback: { readonly error: unknown };
+  fallback: FallbackEvent;
   success: SuccessEvent;
   failure: FailureEvent;
 }
@@ -48,22 +54,24 @@ export function fallback<F, R = unknown>(
 export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
   readonly kind = 'fallback';
   protected readonly eventNames = FALLBACK_EVENTS;
+  private readonly observer: Observer<FallbackEvents>;
 
   /** @internal Use `fallback()`, which validates the options. */
   constructor(
     private readonly produce: (error: unknown) => unknown,
     private readonly handle: ErrorFilter,
     private readonly handleResult: ResultFilter | undefined,
-    private readonly clock: Clock,
+    clock: Clock,
     name: string,
   ) {
-    super(name);
+    const observer = new Observer<FallbackEvents>(() => name, clock);
+    super(name, observer);
+    this.observer = observer;
   }
 
   /** @internal */
   [RUN](ctx: Scope, next: Next): Promise<unknown> {
     const { handleResult } = this;
-    const watching = this.events.wantsOutcome();
     const result = next(ctx).then(
       handleResult === undefined
         ? undefined
@@ -73,24 +81,8 @@ export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
         return this.answer(error);
       },
     );
-    return watching ? this.observe(result) : result;
-  }
-
-  /** success/failure describe what the caller got: a fallback answer counts as a success. */
-  private observe(result: Promise<unknown>): Promise<unknown> {
-    const startedAt = this.clock.now();
-    return result.then(
-      (value) => {
-        if (this.events.wants('success')) this.events.emit('success', { durationMs: this.clock.now() - startedAt });
-        return value;
-      },
-      (error: unknown) => {
-        if (this.events.wants('failure')) {
-          this.events.emit('failure', { durationMs: this.clock.now() - startedAt, error });
-        }
-        throw error;
-      },
-    );
+    // success/failure describe what the caller got: a fallback answer counts as a success.
+    return this.observer.watch(result, this.observer.start());
   }
 
   private answer(replaced: unknown): unknown {

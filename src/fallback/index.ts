@@ -1,1 +1,1 @@
-export { fallback, FallbackPolicy, type FallbackOptions, type FallbackEvents } from './fallback.js';
+export { fallback, FallbackPolicy, type FallbackOptions, type FallbackEvents, type FallbackEvent } from './fallback.js';

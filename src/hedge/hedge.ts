@@ -3,6 +3,7 @@ import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { isFastRefusal } from '../core/errors.js';
 import { eventNames, type FailureEvent } from '../core/events.js';
 import { safeTest, type ErrorFilter } from '../core/handle.js';
+import { Observer } from '../core/observe.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import type { Next, Scope } from '../core/scope.js';
 import {
@@ -163,13 +164,16 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
   readonly maxAttempts: number;
   private readonly settings: HedgeSettings;
   private readonly deadlines: DeadlineQueue;
+  private readonly observer: Observer<HedgeEvents>;
 
   /** @internal Use `hedge()`, which validates the options. */
   constructor(settings: HedgeSettings) {
-    super(settings.name);
+    const observer = new Observer<HedgeEvents>(() => settings.name, settings.clock);
+    super(settings.name, observer);
     this.settings = settings;
     this.maxAttempts = settings.maxAttempts;
     this.deadlines = new DeadlineQueue(settings.clock);
+    this.observer = observer;
   }
 
   /** The delay before the next attempt, as of now. */
@@ -193,7 +197,7 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
         if (call.done) return;
         // The forks abort with their parent: every attempt sees the caller's reason.
         this.finish(call, undefined);
-        if (this.events.wants('failure')) this.emitFailure(call, reason);
+        this.emitFailure(call, reason);
         call.reject(reason);
       });
     }
@@ -223,7 +227,7 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
     const attempt = call.forks.length + 1;
     const fork = call.scope.fork(attempt);
     call.forks.push(fork);
-    call.startedAt.push(call.timed ? clock.now() : 0);
+    call.startedAt.push(call.timed ? this.observer.now() : 0);
     call.running++;
     if (attempt >= maxAttempts) call.exhausted = true;
     call.next(fork).then(
@@ -238,10 +242,11 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
 
   private succeeded(call: HedgedCall, attempt: number, value: unknown): void {
     if (call.done) return;
-    const now = call.timed ? this.settings.clock.now() : 0;
+    const now = call.timed ? this.observer.now() : 0;
     this.settings.latencies?.add(now - call.startedAt[attempt - 1]!);
     this.finish(call, attempt);
-    if (this.events.wants('success')) this.events.emit('success', { durationMs: now - call.startedAt[0]!, attempt });
+    // Untimed (a listener came later), both readings are 0: a duration of 0.
+    this.observer.succeeded(call.startedAt[0]!, now, attempt);
     call.resolve(value);
   }
 
@@ -263,7 +268,7 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
 
   private fail(call: HedgedCall, error: unknown): void {
     this.finish(call, undefined);
-    if (this.events.wants('failure')) this.emitFailure(call, error);
+    this.emitFailure(call, error);
     call.reject(error);
   }
 
@@ -280,7 +285,8 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
   }
 
   private emitFailure(call: HedgedCall, error: unknown): void {
-    const durationMs = call.timed ? this.settings.clock.now() - call.startedAt[0]! : 0;
-    this.events.emit('failure', { durationMs, error });
+    // A call untimed at its start (a listener came later) reports a duration of 0.
+    if (call.timed) this.observer.failed(call.startedAt[0]!, error);
+    else this.observer.failed(0, error, 0);
   }
 }

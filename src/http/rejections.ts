@@ -1,19 +1,13 @@
 // How breakwater's refusals become HTTP answers (status, code, client-safe text, Retry-After).
 
-import {
-  BulkheadFullError,
-  CircuitIsolatedError,
-  CircuitOpenError,
-  isBreakwaterError,
-  RateLimitedError,
-  TimeoutError,
-} from '../core/errors.js';
+import { HTTP_ANSWER, type HttpAnswer } from '../core/errors.js';
 import { checkNumber, checkOptionsObject } from '../core/validate.js';
 import { toRetryAfterSeconds } from './retry-after.js';
 
 /** What `guard` answers for one of breakwater's own rejections. */
 export interface Rejection {
-  readonly status: 429 | 503;
+  /** 429 for a rate limit, 503 for the other refusals and a timeout. */
+  readonly status: number;
   /** The error's `code`, e.g. `ERR_RATE_LIMITED`. */
   readonly code: string;
   /** Fixed, client-safe text (never the error's message, which names internals). */
@@ -33,8 +27,10 @@ export function checkRetryAfterSeconds(value: unknown): number {
 
 /**
  * Maps a rejection from the guard's policy to an answer, or undefined when the error is not
- * one breakwater answers for (a handler's error, a custom policy's own error). Fast refusals
- * ("no call was made") all carry `Retry-After`: their own retry time when they know one, else
+ * one breakwater answers for (a handler's error, a custom policy's own error). The answer is
+ * the one the error's class declares (`HttpAnswer`, under a registered symbol, so errors of the
+ * ESM and the CJS build both have it), with the error's `code`. Fast refusals ("no call was
+ * made") all carry `Retry-After`: their own retry time when they know one, else
  * `retryAfterSeconds` (default 1). A timeout carries none.
  */
 export function rejectionFor(error: unknown, options?: { retryAfterSeconds?: number | undefined }): Rejection | undefined {
@@ -44,30 +40,15 @@ export function rejectionFor(error: unknown, options?: { retryAfterSeconds?: num
 
 /** `rejectionFor` with an already checked default; the guards call this one. */
 export function rejectionOf(error: unknown, fallbackSeconds: number): Rejection | undefined {
-  // `instanceof` works across the ESM and CJS builds (errors are branded). The concurrency
-  // limiter's and the distributed limiter's errors are recognised by code, so this mapping does
-  // not depend on which release of the core defines their classes.
-  if (error instanceof RateLimitedError) {
-    return refusal(429, error.code, 'Too many requests', error.retryAfterMs, fallbackSeconds);
-  }
-  if (error instanceof CircuitIsolatedError || error instanceof CircuitOpenError) {
-    return refusal(503, error.code, 'Service unavailable', error.retryAfterMs, fallbackSeconds);
-  }
-  if (isBreakwaterError(error)) {
-    if (error.code === 'ERR_CONCURRENCY_LIMIT') return refusal(503, error.code, 'Server is at capacity', NaN, fallbackSeconds);
-    if (error.code === 'ERR_RATE_LIMITER_UNAVAILABLE') return refusal(503, error.code, 'Service unavailable', NaN, fallbackSeconds);
-  }
-  if (error instanceof BulkheadFullError) {
-    return refusal(503, error.code, 'Server is at capacity', NaN, fallbackSeconds);
-  }
-  if (error instanceof TimeoutError) {
-    return { status: 503, code: error.code, message: 'Request timed out', retryAfterSeconds: undefined };
-  }
-  return undefined;
-}
-
-function refusal(status: 429 | 503, code: string, message: string, retryAfterMs: number, fallbackSeconds: number): Rejection {
-  return { status, code, message, retryAfterSeconds: toRetryAfterSeconds(retryAfterMs) ?? fallbackSeconds };
+  if (typeof error !== 'object' || error === null) return undefined;
+  const answer = (error as { [HTTP_ANSWER]?: Partial<HttpAnswer> })[HTTP_ANSWER];
+  const { code, retryAfterMs } = error as { code?: unknown; retryAfterMs?: unknown };
+  if (typeof answer !== 'object' || answer === null || typeof code !== 'string') return undefined;
+  const { status, message } = answer;
+  if (typeof status !== 'number' || typeof message !== 'string') return undefined;
+  if (answer.callMade === true) return { status, code, message, retryAfterSeconds: undefined };
+  const own = typeof retryAfterMs === 'number' ? toRetryAfterSeconds(retryAfterMs) : undefined;
+  return { status, code, message, retryAfterSeconds: own ?? fallbackSeconds };
 }
 
 /** The default response body of the Express guard, exactly: `{"error":"<code>","message":"<message>"}`. */
@@ -82,7 +63,8 @@ export function rejectionBody(rejection: Rejection): string {
  * `setErrorHandler` of yours sees it like any other error with a status.
  */
 export class RequestRefusedError extends Error {
-  readonly statusCode: 429 | 503;
+  /** The answer's status: 429 for a rate limit, 503 for the other refusals, or what a custom error declares. */
+  readonly statusCode: number;
   /** The refusal's code, e.g. `ERR_RATE_LIMITED`, as in `cause.code`. */
   readonly code: string;
   /** `Retry-After`, and the RateLimit fields when the policy has rate limiters. */

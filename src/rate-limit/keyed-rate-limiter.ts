@@ -1,6 +1,9 @@
-import { EventHub, checkEventName, type Listener } from '../core/events.js';
+import type { Clock } from '../core/clock.js';
+import { checkEventName, type Listener } from '../core/events.js';
+import { Observer } from '../core/observe.js';
 import { checkName, checkNumber, checkOptionsObject, describeValue, optionNames } from '../core/validate.js';
-import { RATE_LIMITER_EVENTS, RateLimiter, readBucketSettings, type BucketTable, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
+import { BucketStore, type BucketTable } from './bucket-store.js';
+import { RATE_LIMITER_EVENTS, RateLimiter, readBucketSettings, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
 import { TokenBuckets } from './token-bucket.js';
 
 export interface KeyedRateLimiterOptions extends RateLimiterOptions {
@@ -29,7 +32,7 @@ export function keyedRateLimiter(options: KeyedRateLimiterOptions): KeyedRateLim
   const settings = readBucketSettings(opts);
   const maxKeys = opts['maxKeys'] === undefined ? 10_000 : checkNumber('maxKeys', opts['maxKeys'], { min: 1, integer: true });
   const name = checkName(opts['name'], 'keyed-rate-limiter');
-  return new KeyedRateLimiter(new KeyTable(new TokenBuckets(settings, Math.min(maxKeys, 64), true), maxKeys), name);
+  return new KeyedRateLimiter(new KeyTable(new TokenBuckets(settings, Math.min(maxKeys, 64), true), maxKeys), settings.clock, name);
 }
 
 const NONE = -1;
@@ -172,15 +175,18 @@ export class KeyTable implements BucketTable {
 export class KeyedRateLimiter {
   readonly kind = 'keyed-rate-limiter';
   readonly name: string;
-  private readonly events: EventHub<RateLimiterEvents>;
+  private readonly events: Observer<RateLimiterEvents>;
+  private readonly store: BucketStore;
 
   /** @internal Use `keyedRateLimiter()`. */
   constructor(
     private readonly table: KeyTable,
+    private readonly clock: Clock,
     name: string,
   ) {
     this.name = name;
-    this.events = new EventHub<RateLimiterEvents>(() => this.name);
+    this.events = new Observer<RateLimiterEvents>(() => this.name, clock, 'rate-limited');
+    this.store = new BucketStore(table);
   }
 
   /**
@@ -192,7 +198,7 @@ export class KeyedRateLimiter {
     if (typeof key !== 'string') {
       throw new TypeError(`breakwater: keyedRateLimiter.get(key) needs a string, received ${describeValue(key)}`);
     }
-    return new RateLimiter(this.table, key, this.name, this.events);
+    return new RateLimiter(this.store, this.clock, this.name, { key, observer: this.events });
   }
 
   /** Keys held now (at most `maxKeys`). */

@@ -2,11 +2,16 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { ExecuteOptions } from '../core/context.js';
 import { Scope, type Next } from '../core/scope.js';
 import { RateLimitedError } from '../core/errors.js';
-import { eventNames, type EventHub, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
+import { GAUGES, type Gauge } from '../core/gauges.js';
+import { Observer, UNTIMED } from '../core/observe.js';
+import { GRANTED, Permit, runWhenGranted, type Admission } from '../core/permit.js';
 import { PolicyBase, RUN, readSignalOption } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
 import { rejectSoon } from '../core/reject.js';
-import { TokenBuckets, type BucketSettings, type Outcome } from './token-bucket.js';
+import { BucketStore, SingleBucket } from './bucket-store.js';
+import type { RateLimitStore } from './store.js';
+import { TokenBuckets, type BucketSettings } from './token-bucket.js';
 
 export interface RateLimiterOptions {
   /** Bucket size: the largest burst (a finite number ≥ 1). The bucket starts full. */
@@ -24,8 +29,7 @@ export interface RateLimiterOptions {
 
 const RATE_LIMITER_OPTIONS = optionNames<RateLimiterOptions>({ capacity: true, refillPerSecond: true, maxWaitMs: true, clock: true, name: true });
 
-export interface RateLimitedEvent extends RejectedEvent {
-  readonly reason: 'rate-limited';
+export interface RateLimitedEvent extends RejectedEvent<'rate-limited'> {
   /** The key, for a limiter obtained from a `keyedRateLimiter`. */
   readonly key?: string;
 }
@@ -48,15 +52,6 @@ export interface RateLimiterStats {
   readonly rejected: number;
 }
 
-/** @internal Where a limiter finds its bucket: one fixed slot, or a slot per key. */
-export interface BucketTable {
-  readonly buckets: TokenBuckets;
-  /** The slot of `key`'s bucket, or -1 when it has none (which means: full). */
-  find(key: string): number;
-  /** The slot of `key`'s bucket, created full if needed and marked recently used; -1 when no room. */
-  claim(key: string, t: number): number;
-}
-
 /** @internal Validates the options `rateLimiter` and `keyedRateLimiter` share. */
 export function readBucketSettings(opts: Record<string, unknown>): BucketSettings {
   const capacity = checkNumber('capacity', opts['capacity'], { min: 1 });
@@ -71,20 +66,10 @@ export function rateLimiter(options: RateLimiterOptions): RateLimiter {
   const opts = checkOptionsObject('rateLimiter', options, true, RATE_LIMITER_OPTIONS);
   const settings = readBucketSettings(opts);
   const name = checkName(opts['name'], 'rate-limiter');
-  return new RateLimiter(new SingleBucket(new TokenBuckets(settings, 1, false)), '', name, undefined);
+  return new RateLimiter(new BucketStore(new SingleBucket(new TokenBuckets(settings, 1, false))), settings.clock, name, undefined);
 }
 
-class SingleBucket implements BucketTable {
-  constructor(readonly buckets: TokenBuckets) {}
-  find(): number {
-    return 0;
-  }
-  claim(): number {
-    return 0;
-  }
-}
-
-/** @internal */
+/** @internal Validates a number of tokens (`tryAcquire`, `acquire`); the Redis limiter's too. */
 export function checkTokens(tokens: unknown): number {
   if (typeof tokens !== 'number') {
     throw new TypeError(`breakwater: tokens must be a number, received ${describeValue(tokens)}`);
@@ -95,36 +80,51 @@ export function checkTokens(tokens: unknown): number {
   return tokens;
 }
 
+/** @internal What a view of a keyed limiter has: its key, and the hub all views share. */
+export interface RateLimiterView {
+  readonly key: string;
+  readonly observer: Observer<RateLimiterEvents>;
+}
+
 const noop = (): void => {};
 
+/**
+ * A rate limiter over a store of token buckets: the in-process one of `rateLimiter()` and
+ * `keyedRateLimiter()`, or a shared one. `execute` takes one token per call.
+ */
 export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   readonly kind = 'rate-limiter';
   protected readonly eventNames = RATE_LIMITER_EVENTS;
   /** The key of a keyed limiter's view (undefined for a plain `rateLimiter`). */
   readonly key: string | undefined;
+  private readonly storeKey: string;
+  private readonly observer: Observer<RateLimiterEvents>;
 
   /** @internal Use `rateLimiter()` or `keyedRateLimiter().get()`. */
   constructor(
-    private readonly table: BucketTable,
-    key: string,
+    private readonly store: RateLimitStore,
+    clock: Clock,
     name: string,
-    shared: EventHub<RateLimiterEvents> | undefined,
+    view: RateLimiterView | undefined,
   ) {
     // A keyed limiter's views share its hub: listeners see every key, and a view costs no hub.
-    super(name, shared);
-    this.key = shared === undefined ? undefined : key;
+    const observer = view?.observer ?? new Observer<RateLimiterEvents>(() => name, clock, 'rate-limited');
+    super(name, observer);
+    this.key = view?.key;
+    this.storeKey = view === undefined ? '' : view.key;
+    this.observer = observer;
   }
 
   get capacity(): number {
-    return this.table.buckets.capacity;
+    return this.store.capacity;
   }
 
   get refillPerSecond(): number {
-    return this.table.buckets.refillPerSecond;
+    return this.store.refillPerSecond;
   }
 
   get maxWaitMs(): number {
-    return this.table.buckets.maxWaitMs;
+    return this.store.maxWaitMs;
   }
 
   /**
@@ -133,34 +133,30 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
    * first).
    */
   get available(): number {
-    const buckets = this.table.buckets;
-    const t = buckets.sync();
-    const slot = this.table.find(this.key ?? '');
-    if (slot < 0) return Math.floor(buckets.capacity);
-    if (buckets.hasWaiters(slot)) return 0;
-    return buckets.available(slot, t);
+    return this.store.available(this.storeKey);
   }
 
   get stats(): RateLimiterStats {
-    return { available: this.available, rejected: this.table.buckets.rejected };
+    return { available: this.available, rejected: this.store.rejected };
   }
 
   /**
    * Takes `tokens` (default 1, may be fractional) if they are there now and nobody waits.
    * Never waits. A request for more than `capacity` can never succeed: it returns false at
-   * once and does not count as a rate-limit rejection.
+   * once and does not count as a rate-limit rejection. Needs a store that decides at once (the
+   * in-process one); over a store that decides later, use `acquire`.
    */
   tryAcquire(tokens: number = 1): boolean {
     const n = checkTokens(tokens);
-    const buckets = this.table.buckets;
-    if (n > buckets.capacity) return false;
-    const t = buckets.sync();
-    const slot = this.table.claim(this.key ?? '', t);
-    if (slot >= 0 && buckets.tryTake(slot, n, t)) return true;
-    buckets.rejected++;
-    if (this.events.wants('rejected')) {
-      this.emitRejected(RateLimitedError.fast(slot < 0 ? Math.ceil(buckets.msPerToken) : buckets.retryAfter(slot, n)));
+    if (n > this.store.capacity) return false;
+    const answer = this.store.acquire(this.storeKey, n, undefined);
+    if (answer instanceof Permit) return true;
+    if (answer instanceof Promise) {
+      // Whatever it decides later, the caller was told no: give back what it grants.
+      answer.then((permit: Permit) => permit.release(), noop);
+      throw new TypeError('breakwater: tryAcquire needs a store that decides at once; this limiter decides later, use acquire()');
     }
+    this.observer.rejected(answer, this.key);
     return false;
   }
 
@@ -185,75 +181,53 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     const signal = readSignalOption('acquire', options);
     if (signal instanceof TypeError) return Promise.reject(signal);
     if (signal !== undefined && signal.aborted) return Promise.reject(signal.reason);
-    const ctx = Scope.root(noop, signal);
-    const outcome = this.request(ctx, n);
-    if (outcome === null) return Promise.resolve();
-    if (outcome instanceof Promise) return outcome.then(() => this.afterWait(ctx, n));
-    return rejectSoon(outcome);
+    const scope = Scope.root(noop, signal);
+    const admission = this.admit(scope, n);
+    if (admission instanceof Permit) return Promise.resolve();
+    if (admission instanceof Promise) {
+      return admission.then(
+        (permit: Permit) => {
+          if (!scope.aborted) return;
+          // Granted as the caller left: the tokens go back.
+          permit.release();
+          throw scope.reason;
+        },
+        (error: unknown) => {
+          this.refusedLater(scope, error);
+          throw error;
+        },
+      );
+    }
+    return rejectSoon(admission);
   }
 
   /** @internal */
-  [RUN](ctx: Scope, next: Next): Promise<unknown> {
-    if (ctx.aborted) return Promise.reject(ctx.reason);
-    const watching = this.events.wantsOutcome();
-    const startedAt = watching ? this.table.buckets.sync() : 0;
-    const outcome = this.request(ctx, 1);
-    if (outcome === null) return this.run(ctx, next, watching, startedAt);
-    if (outcome instanceof Promise) {
-      // Chained in the caller's own promise chain: `fn` runs in the caller's async context.
-      return outcome.then(() => {
-        this.afterWait(ctx, 1);
-        return this.run(ctx, next, watching, startedAt);
-      });
-    }
-    return rejectSoon(outcome);
+  [RUN](scope: Scope, next: Next): Promise<unknown> {
+    if (scope.aborted) return Promise.reject(scope.reason);
+    const arrivedAt = this.observer.start();
+    const admission = this.store.acquire(this.storeKey, 1, scope);
+    // Granted at once with nothing to give back (the common case): no layer in between.
+    if (admission === GRANTED) return arrivedAt === UNTIMED ? next(scope) : this.observer.watch(next(scope), arrivedAt);
+    if (admission instanceof Permit) return admission.run(scope, next, this.observer, arrivedAt, true);
+    if (admission instanceof Promise) return runWhenGranted(admission, scope, next, this.observer, arrivedAt, this);
+    this.observer.rejected(admission, this.key);
+    return rejectSoon(admission);
   }
 
-  private request(ctx: Scope, tokens: number): Outcome {
-    const buckets = this.table.buckets;
-    const t = buckets.sync();
-    const slot = this.table.claim(this.key ?? '', t);
-    // No slot: every key of a keyed limiter has waiters; the retry hint is one token's time.
-    const outcome = slot < 0 ? RateLimitedError.fast(Math.ceil(buckets.msPerToken)) : buckets.request(slot, tokens, ctx, t);
-    if (outcome !== null && !(outcome instanceof Promise)) {
-      buckets.rejected++;
-      if (this.events.wants('rejected')) this.emitRejected(outcome);
-    }
-    return outcome;
+  /** @internal The gauges the metrics bridges report. */
+  [GAUGES](): readonly Gauge[] {
+    return [{ metric: 'rate_limiter.available', description: 'Tokens available in a rate limiter.', unit: '{token}', read: () => this.available }];
   }
 
-  /** The tokens were granted; if the caller aborted in the meantime, give them back. */
-  private afterWait(ctx: Scope, tokens: number): void {
-    if (!ctx.aborted) return;
-    const slot = this.table.find(this.key ?? '');
-    if (slot >= 0) this.table.buckets.refund(slot, tokens);
-    throw ctx.reason;
+  /** Asks the store; a refusal made at once is reported here. */
+  private admit(scope: Scope, tokens: number): Admission {
+    const admission = this.store.acquire(this.storeKey, tokens, scope);
+    if (!(admission instanceof Permit) && !(admission instanceof Promise)) this.observer.rejected(admission, this.key);
+    return admission;
   }
 
-  private run(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
-    // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
-    const running = next(ctx);
-    if (!watching) return running;
-    return running.then(
-      (value) => {
-        if (this.events.wants('success')) this.events.emit('success', { durationMs: this.elapsed(startedAt) });
-        return value;
-      },
-      (error: unknown) => {
-        if (this.events.wants('failure')) this.events.emit('failure', { durationMs: this.elapsed(startedAt), error });
-        throw error;
-      },
-    );
-  }
-
-  private elapsed(startedAt: number): number {
-    return this.table.buckets.sync() - startedAt;
-  }
-
-  private emitRejected(error: RateLimitedError): void {
-    this.events.emit(
-      'rejected',
-      this.key === undefined ? { reason: 'rate-limited', error } : { reason: 'rate-limited', error, key: this.key },
-    );
+  /** @internal A store that decides later refused (not the caller's own abort): report it. */
+  refusedLater(scope: Scope, error: unknown): void {
+    if (!scope.aborted && error instanceof RateLimitedError) this.observer.rejected(error, this.key);
   }
 }

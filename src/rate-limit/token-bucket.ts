@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Scope } from '../core/scope.js';
 import { RateLimitedError } from '../core/errors.js';
 import { Fifo } from '../core/fifo.js';
+import { SpentPermit } from '../core/permit.js';
 import { bucketAvailable, bucketFull, bucketHas, bucketRetryAfterMs, levelAfterTake } from './bucket-rule.js';
 
 // The token buckets and their FIFO wait queues, shared by `rateLimiter` (one bucket) and
@@ -17,12 +18,16 @@ import { bucketAvailable, bucketFull, bucketHas, bucketRetryAfterMs, levelAfterT
 // clock reads earlier than before, `offset` absorbs the difference: elapsed time counts as 0
 // (no tokens appear) and time resumes from there (no lock-out).
 
-/** A caller waiting for tokens. It holds a reservation only in its queue's `reserved` sum. */
-class TokenWaiter {
+/**
+ * A caller waiting for tokens. It holds a reservation only in its queue's `reserved` sum. Once
+ * its tokens are taken it is the caller's permit: `release` gives them back to `key`'s bucket
+ * (wherever that bucket is by then) if the call never starts.
+ */
+class TokenWaiter extends SpentPermit {
   prev: TokenWaiter | undefined = undefined;
   next: TokenWaiter | undefined = undefined;
   waiting = true;
-  resolve: () => void = noop;
+  resolve: (permit: TokenWaiter) => void = noop;
   reject: (reason: unknown) => void = noop;
   detach: () => void = noop;
 
@@ -30,11 +35,18 @@ class TokenWaiter {
     private readonly buckets: TokenBuckets,
     readonly queue: WaitQueue,
     readonly tokens: number,
-  ) {}
+    readonly key: string,
+  ) {
+    super();
+  }
 
   readonly onAbort = (reason: unknown): void => {
     this.buckets.leave(this, reason);
   };
+
+  override release(): void {
+    this.buckets.giveBack(this.key, this.tokens);
+  }
 }
 
 /** The waiters of one bucket, FIFO. Exists only while someone waits; so does its timer. */
@@ -65,8 +77,8 @@ export interface BucketSettings {
   readonly clock: Clock;
 }
 
-/** What a request for tokens came to: granted now (`null`), a wait, or a refusal. */
-export type Outcome = null | Promise<void> | RateLimitedError;
+/** What a request for tokens came to: granted now (`null`), a wait for a permit, or a refusal. */
+export type BucketDecision = null | Promise<SpentPermit> | RateLimitedError;
 
 export class TokenBuckets {
   readonly capacity: number;
@@ -94,6 +106,11 @@ export class TokenBuckets {
   private offset = 0;
   private last = -Infinity;
   private readonly waits = new Map<number, WaitQueue>();
+  /**
+   * Gives back the tokens of a waiter that was granted but never started. Set by whoever maps
+   * keys to slots: by then the key's bucket may sit in another slot, or in none.
+   */
+  giveBack: (key: string, tokens: number) => void = noop;
 
   constructor(settings: BucketSettings, slots: number, tracksFull: boolean) {
     this.tracksFull = tracksFull;
@@ -222,10 +239,11 @@ export class TokenBuckets {
 
   /**
    * Asks for `tokens` (≤ capacity) at effective time `t` (from the latest `sync`): granted at
-   * once, queued FIFO behind earlier waiters when the wait fits in `maxWaitMs`, refused
-   * otherwise. A refusal takes nothing; a waiter that aborts gives its reservation back.
+   * once, queued FIFO behind earlier waiters when the wait fits in `maxWaitMs` (the promise
+   * resolves with the waiter's permit once its tokens are taken), refused otherwise. A refusal
+   * takes nothing; a waiter that aborts gives its reservation back.
    */
-  request(slot: number, tokens: number, ctx: Scope, t: number): Outcome {
+  request(slot: number, tokens: number, scope: Scope, t: number, key: string): BucketDecision {
     let queue = this.waits.size === 0 ? undefined : this.waits.get(slot);
     if (queue === undefined && this.has(slot, t, tokens)) {
       this.take(slot, tokens, t);
@@ -237,14 +255,14 @@ export class TokenBuckets {
       queue = new WaitQueue(this, slot);
       this.waits.set(slot, queue);
     }
-    const waiter = new TokenWaiter(this, queue, tokens);
-    const granted = new Promise<void>((resolve, reject) => {
+    const waiter = new TokenWaiter(this, queue, tokens, key);
+    const granted = new Promise<TokenWaiter>((resolve, reject) => {
       waiter.resolve = resolve;
       waiter.reject = reject;
     });
     queue.push(waiter);
     queue.reserved += tokens;
-    waiter.detach = ctx.onAbort(waiter.onAbort);
+    waiter.detach = scope.onAbort(waiter.onAbort);
     if (queue.head === waiter) this.arm(queue);
     return granted;
   }
@@ -258,7 +276,7 @@ export class TokenBuckets {
       this.take(slot, waiter.tokens, t);
       this.unlink(waiter);
       waiter.detach();
-      waiter.resolve();
+      waiter.resolve(waiter);
       waiter = queue.head;
     }
     if (waiter === undefined) this.close(queue);

@@ -2,10 +2,12 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { Next, Scope } from '../core/scope.js';
 import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { RateLimitedError, RateLimiterUnavailableError } from '../core/errors.js';
-import { EventHub, checkEventName, eventNames, type Listener } from '../core/events.js';
+import { checkEventName, eventNames, type Listener } from '../core/events.js';
+import { Observer, type StartTime } from '../core/observe.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { sleep } from '../core/sleep.js';
 import { checkName, checkOneOf, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
+import { BucketStore } from '../rate-limit/bucket-store.js';
 import { KeyTable } from '../rate-limit/keyed-rate-limiter.js';
 import {
   checkTokens,
@@ -210,7 +212,7 @@ export class RedisRateLimiter {
   readonly maxWaitMs: number;
   /** @internal Runs waits and the `redisTimeoutMs` deadlines: the given clock, else systemClock. */
   readonly timerClock: Clock;
-  /** @internal */ readonly events: EventHub<RedisRateLimiterEvents>;
+  /** @internal */ readonly events: Observer<RedisRateLimiterEvents>;
   private readonly capacityArg: string;
   private readonly rateArg: string;
   /** The script's ARGV[4] for `execute`: the configured wait (tryAcquire never waits). */
@@ -218,7 +220,8 @@ export class RedisRateLimiter {
   /** ARGV of the most common requests (one token, Redis TIME), the same every time: built once. */
   private readonly oneTokenArgs: { readonly waiting: string[]; readonly now: string[] } | undefined;
   private readonly deadlines: DeadlineQueue;
-  private local: KeyTable | undefined = undefined;
+  /** The in-process fallback's buckets, made on first need. */
+  private local: BucketStore | undefined = undefined;
   private up = true;
   private probing = false;
   private downSince = 0;
@@ -242,7 +245,7 @@ export class RedisRateLimiter {
     this.refillPerSecond = settings.refillPerSecond;
     this.maxWaitMs = settings.maxWaitMs;
     this.timerClock = bucketClock ?? systemClock;
-    this.events = new EventHub<RedisRateLimiterEvents>(() => this.name);
+    this.events = new Observer<RedisRateLimiterEvents>(() => this.name, this.timerClock, 'rate-limited');
     this.deadlines = new DeadlineQueue(this.timerClock);
     this.capacityArg = String(settings.capacity);
     this.rateArg = String(settings.refillPerSecond);
@@ -307,7 +310,7 @@ export class RedisRateLimiter {
   }
 
   get stats(): RedisRateLimiterStats {
-    const localRejected = this.local === undefined ? 0 : this.local.buckets.rejected;
+    const localRejected = this.local === undefined ? 0 : this.local.rejected;
     return { rejected: this.rejectedCount + localRejected, fallbacks: this.fallbackCount, unavailable: !this.up };
   }
 
@@ -400,7 +403,7 @@ export class RedisRateLimiter {
   refused(key: string, retryAfterMs: number): RateLimitedError {
     this.rejectedCount++;
     const error = RateLimitedError.fast(retryAfterMs);
-    if (this.events.wants('rejected')) this.events.emit('rejected', { reason: 'rate-limited', error, key });
+    this.events.rejected(error, key);
     return error;
   }
 
@@ -414,11 +417,10 @@ export class RedisRateLimiter {
    * limiter's listeners (refusals, success, failure), once.
    */
   localView(key: string): RateLimiter {
-    const table = (this.local ??= new KeyTable(
-      new TokenBuckets({ ...this.settings, clock: this.timerClock }, 64, true),
-      LOCAL_MAX_KEYS,
+    const store = (this.local ??= new BucketStore(
+      new KeyTable(new TokenBuckets({ ...this.settings, clock: this.timerClock }, 64, true), LOCAL_MAX_KEYS),
     ));
-    return new RateLimiter(table, key, this.name, this.events as unknown as EventHub<RateLimiterEvents>);
+    return new RateLimiter(store, this.timerClock, this.name, { key, observer: this.events as unknown as Observer<RateLimiterEvents> });
   }
 }
 
@@ -463,17 +465,16 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
   [RUN](ctx: Scope, next: Next): Promise<unknown> {
     if (ctx.aborted) return Promise.reject(ctx.reason);
     const owner = this.owner;
-    const watching = this.events.wantsOutcome();
-    const startedAt = watching ? owner.timerClock.now() : 0;
+    const startedAt = owner.events.start();
     let asked = owner.ask(this.key, 1, true);
     if (ctx.abortable) asked = this.abortable(asked, ctx);
     return asked.then((reply) => {
-      if (reply === undefined) return this.fallBack(ctx, next, watching, startedAt);
+      if (reply === undefined) return this.fallBack(ctx, next, startedAt);
       this.remaining = reply[2];
       if (reply[0] !== 1) throw owner.refused(this.key, reply[1]);
-      if (reply[1] === 0) return this.run(ctx, next, watching, startedAt);
+      if (reply[1] === 0) return this.run(ctx, next, startedAt);
       return sleep(owner.timerClock, reply[1], ctx).then(
-        () => this.run(ctx, next, watching, startedAt),
+        () => this.run(ctx, next, startedAt),
         (reason: unknown) => {
           owner.refund(this.key, 1);
           throw reason;
@@ -501,7 +502,7 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
     });
   }
 
-  private fallBack(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
+  private fallBack(ctx: Scope, next: Next, startedAt: StartTime): Promise<unknown> {
     const owner = this.owner;
     owner.countFallback();
     switch (owner.onUnavailable) {
@@ -512,26 +513,14 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
         return outcome;
       }
       case 'allow':
-        return this.run(ctx, next, watching, startedAt);
+        return this.run(ctx, next, startedAt);
       case 'reject':
         throw RateLimiterUnavailableError.fast(owner.downCause);
     }
   }
 
-  private run(ctx: Scope, next: Next, watching: boolean, startedAt: number): Promise<unknown> {
+  private run(ctx: Scope, next: Next, startedAt: StartTime): Promise<unknown> {
     // `next` never throws (core/policy.ts `invoke`, core/pipeline.ts `adapt`).
-    const running = next(ctx);
-    if (!watching) return running;
-    const clock = this.owner.timerClock;
-    return running.then(
-      (value) => {
-        if (this.events.wants('success')) this.events.emit('success', { durationMs: clock.now() - startedAt });
-        return value;
-      },
-      (error: unknown) => {
-        if (this.events.wants('failure')) this.events.emit('failure', { durationMs: clock.now() - startedAt, error });
-        throw error;
-      },
-    );
+    return this.owner.events.watch(next(ctx), startedAt);
   }
 }

@@ -1,4 +1,4 @@
-export { retry, RetryPolicy, type RetryOptions, type RetryPolicyEvents } from './retry.js';
+export { retry, RetryPolicy, type RetryOptions, type RetryEvents } from './retry.js';
 export {
   constantBackoff,
   exponentialBackoff,

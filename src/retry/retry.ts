@@ -3,6 +3,7 @@ import type { Next, Scope } from '../core/scope.js';
 import { isFastRefusal } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RetryEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
+import { Observer, UNTIMED, type StartTime } from '../core/observe.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { sleep } from '../core/sleep.js';
 import {
@@ -47,7 +48,7 @@ const RETRY_OPTIONS = optionNames<RetryOptions>({
   budget: true, clock: true, random: true, name: true,
 });
 
-export interface RetryPolicyEvents {
+export interface RetryEvents {
   retry: RetryEvent;
   /** The call finally succeeded (possibly after retries). */
   success: SuccessEvent;
@@ -57,7 +58,7 @@ export interface RetryPolicyEvents {
   budgetExhausted: { readonly attempt: number; readonly error: unknown };
 }
 
-export const RETRY_EVENTS = eventNames<RetryPolicyEvents>({ retry: true, success: true, failure: true, budgetExhausted: true });
+export const RETRY_EVENTS = eventNames<RetryEvents>({ retry: true, success: true, failure: true, budgetExhausted: true });
 
 interface Failure {
   readonly error: unknown;
@@ -117,29 +118,31 @@ interface RetrySettings {
   name: string;
 }
 
-export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
+export class RetryPolicy extends PolicyBase<RetryEvents> {
   readonly kind = 'retry';
   protected readonly eventNames = RETRY_EVENTS;
   readonly maxRetries: number;
   private readonly settings: RetrySettings;
+  private readonly observer: Observer<RetryEvents>;
 
   /** @internal Use `retry()`, which validates the options. */
   constructor(settings: RetrySettings) {
-    super(settings.name);
+    const observer = new Observer<RetryEvents>(() => settings.name, settings.clock);
+    super(settings.name, observer);
     this.settings = settings;
     this.maxRetries = settings.maxRetries;
+    this.observer = observer;
   }
 
   /** @internal */
   [RUN](ctx: Scope, next: Next): Promise<unknown> {
-    const watching = this.events.wantsOutcome();
-    const startedAt = watching ? this.settings.clock.now() : 0;
+    const startedAt = this.observer.start();
     const { handleResult, budget } = this.settings;
     if (budget !== undefined) budget.recordCall();
     // The first attempt runs without any extra allocation beyond one `then`; the retry loop
     // only exists once something failed.
     return next(ctx).then(
-      handleResult === undefined && !watching
+      handleResult === undefined && startedAt === UNTIMED
         ? undefined
         : (value: unknown) => {
             if (handleResult !== undefined && safeTest(handleResult, value) && !ctx.aborted) {
@@ -166,7 +169,7 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
     return false;
   }
 
-  private async retryLoop(ctx: Scope, next: Next, first: Failure, startedAt: number): Promise<unknown> {
+  private async retryLoop(ctx: Scope, next: Next, first: Failure, startedAt: StartTime): Promise<unknown> {
     const { maxRetries, backoff, maxDelayMs, clock, random, handleResult, budget } = this.settings;
     let failure = first;
     let previousDelayMs = 0;
@@ -211,10 +214,8 @@ export class RetryPolicy extends PolicyBase<RetryPolicyEvents> {
     }
   }
 
-  private emitOutcome(startedAt: number, failed: boolean, error: unknown): void {
-    if (!this.events.wants(failed ? 'failure' : 'success')) return;
-    const durationMs = this.settings.clock.now() - startedAt;
-    if (failed) this.events.emit('failure', { durationMs, error });
-    else this.events.emit('success', { durationMs });
+  private emitOutcome(startedAt: StartTime, failed: boolean, error: unknown): void {
+    if (failed) this.observer.failed(startedAt, error);
+    else this.observer.succeeded(startedAt);
   }
 }

@@ -3,13 +3,14 @@
 // Everything is structural (duck-typed on `kind`, `on` and getters) so the bridges work for any
 // policy object shaped like the built-in ones, from the ESM or the CJS build alike.
 
+import { GAUGES, type Gauge } from '../core/gauges.js';
 import { checkOptionsObject, optionNames } from '../core/validate.js';
 
-export type Outcome = 'success' | 'failure' | 'rejected' | 'timeout';
-export const OUTCOMES: readonly Outcome[] = ['success', 'failure', 'rejected', 'timeout'];
+/** The `outcome` label of the call metrics. */
+export type OutcomeLabel = 'success' | 'failure' | 'rejected' | 'timeout';
+export const OUTCOMES: readonly OutcomeLabel[] = ['success', 'failure', 'rejected', 'timeout'];
 /** Outcomes that carry a duration (a rejection happens before anything ran). */
-export const TIMED_OUTCOMES: readonly Outcome[] = ['success', 'failure', 'timeout'];
-export const CIRCUIT_STATES: readonly string[] = ['closed', 'open', 'half-open', 'isolated'];
+export const TIMED_OUTCOMES: readonly OutcomeLabel[] = ['success', 'failure', 'timeout'];
 
 /**
  * Boundaries for the call-duration histogram, in seconds: from 5 ms (a healthy downstream) to
@@ -33,10 +34,8 @@ export interface InstrumentablePolicy {
 export interface PolicyRecord {
   readonly policy: InstrumentablePolicy;
   readonly name: string;
-  readonly gauge: GaugeKind | undefined;
+  readonly gauges: readonly Gauge[];
 }
-
-export type GaugeKind = 'circuit-breaker' | 'bulkhead' | 'rate-limiter' | 'adaptive-concurrency';
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null;
@@ -46,13 +45,6 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object without on() or policies' : typeof value;
-}
-
-function gaugeKindOf(policy: Record<string, unknown>): GaugeKind | undefined {
-  const kind = policy['kind'];
-  return kind === 'circuit-breaker' || kind === 'bulkhead' || kind === 'rate-limiter' || kind === 'adaptive-concurrency'
-    ? kind
-    : undefined;
 }
 
 /**
@@ -74,7 +66,7 @@ export function collectPolicies(root: unknown): PolicyRecord[] {
     const anonymousPipeline = value['kind'] === 'pipeline' && value['name'] === 'pipeline';
     if (typeof value['on'] === 'function' && !anonymousPipeline) {
       const name = typeof value['name'] === 'string' ? value['name'] : String(value['kind'] ?? 'policy');
-      found.push({ policy: value as InstrumentablePolicy, name, gauge: gaugeKindOf(value) });
+      found.push({ policy: value as InstrumentablePolicy, name, gauges: gaugesOf(value) });
     }
     const inner = value['policies'];
     if (Array.isArray(inner)) for (const child of inner) visit(child);
@@ -176,7 +168,7 @@ export class Attachments {
 
 /** Event handlers a metrics sink implements; `durationS` is already in seconds. */
 export interface CallSink {
-  call(record: PolicyRecord, outcome: Outcome, durationS: number | undefined): void;
+  call(record: PolicyRecord, outcome: OutcomeLabel, durationS: number | undefined): void;
   retry(record: PolicyRecord): void;
   /** An extra attempt of a hedge started. */
   hedge(record: PolicyRecord): void;
@@ -203,33 +195,122 @@ export function subscribeCalls(record: PolicyRecord, sink: CallSink): Unsubscrib
   });
 }
 
-// Gauges read getters at collection time. A getter that throws or returns garbage skips that
-// value: an export must never fail because of one odd policy.
+// Gauges. A policy declares its own (`[GAUGES]()`, src/core/gauges.ts): the bridges know no
+// list of policy kinds. They are read at collection time; a reading that throws or is not a
+// number skips that value: an export must never fail because of one odd policy.
 
-function read(policy: InstrumentablePolicy, key: string): unknown {
+const METRIC_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$/;
+const LABEL_NAME = /^[a-z][a-z0-9_]*$/;
+
+function isGauge(value: unknown): value is Gauge {
+  if (!isObject(value)) return false;
+  const { metric, description, unit, label, read } = value as Partial<Record<keyof Gauge, unknown>>;
+  return (
+    typeof metric === 'string' &&
+    METRIC_NAME.test(metric) &&
+    typeof description === 'string' &&
+    typeof unit === 'string' &&
+    (label === undefined || (typeof label === 'string' && LABEL_NAME.test(label) && label !== 'policy')) &&
+    typeof read === 'function'
+  );
+}
+
+/** The gauges a policy declares, or those of the look-alike it is shaped as. */
+function gaugesOf(policy: Record<PropertyKey, unknown>): readonly Gauge[] {
+  const declared = policy[GAUGES];
+  if (typeof declared !== 'function') return lookAlikeGauges(policy);
   try {
-    return (policy as Record<string, unknown>)[key];
+    const gauges: unknown = declared.call(policy);
+    return Array.isArray(gauges) ? gauges.filter(isGauge) : [];
+  } catch {
+    return [];
+  }
+}
+
+function read(policy: Record<PropertyKey, unknown>, key: string): unknown {
+  try {
+    return policy[key];
   } catch {
     return undefined;
   }
 }
 
-function readNumber(policy: InstrumentablePolicy, key: string): number | undefined {
-  const value = read(policy, key);
-  return typeof value === 'number' && !Number.isNaN(value) ? value : undefined;
+/** Reads a getter for a gauge; `gaugeValues` skips whatever is not a number. */
+const getter =
+  (policy: Record<PropertyKey, unknown>, key: string): Gauge['read'] =>
+  () =>
+    read(policy, key) as number | undefined;
+
+/** The states of a circuit breaker: each reported, 1 for the current one and 0 for the others. */
+const CIRCUIT_STATES: readonly string[] = ['closed', 'open', 'half-open', 'isolated'];
+
+/** 1 for `current` and 0 for every other of `states` (a state outside them is reported too). */
+function oneHot(current: unknown, states: readonly string[]): Readonly<Record<string, number>> | undefined {
+  if (typeof current !== 'string') return undefined;
+  const values: Record<string, number> = {};
+  for (const state of states) values[state] = state === current ? 1 : 0;
+  values[current] = 1;
+  return values;
+}
+
+/** What a bridge needs to create a gauge's instrument. */
+export type GaugeShape = Omit<Gauge, 'read'>;
+
+const circuitState = { metric: 'circuit.state', description: 'Circuit breaker state: 1 for the current state, 0 for the others.', unit: '1', label: 'state' } as const;
+const bulkheadActive = { metric: 'bulkhead.active', description: 'Calls running inside a bulkhead.', unit: '{call}' } as const;
+const bulkheadQueued = { metric: 'bulkhead.queued', description: 'Calls waiting in a bulkhead queue.', unit: '{call}' } as const;
+const rateLimiterAvailable = { metric: 'rate_limiter.available', description: 'Tokens available in a rate limiter.', unit: '{token}' } as const;
+const concurrencyLimit = { metric: 'concurrency.limit', description: 'Current limit of an adaptive concurrency limiter.', unit: '{call}' } as const;
+const concurrencyActive = { metric: 'concurrency.active', description: 'Calls running inside an adaptive concurrency limiter.', unit: '{call}' } as const;
+const concurrencyQueued = { metric: 'concurrency.queued', description: 'Calls waiting in an adaptive concurrency limiter queue.', unit: '{call}' } as const;
+
+/**
+ * The gauges of the metrics contract (docs/telemetry.md): the bridges create them up front, so
+ * they exist from the first `instrument`; any other gauge a policy declares is created when the
+ * first policy with it is attached.
+ */
+export const CONTRACT_GAUGES: readonly GaugeShape[] = [
+  circuitState,
+  bulkheadActive,
+  bulkheadQueued,
+  rateLimiterAvailable,
+  concurrencyLimit,
+  concurrencyActive,
+  concurrencyQueued,
+];
+
+/**
+ * Objects without declared gauges that have the shape of a policy of the metrics contract: a
+ * `kind` and the getters (docs/telemetry.md), such as a user's look-alike or a test double.
+ * Every policy of the library declares its own; a new policy declares `[GAUGES]()` instead of
+ * growing this table.
+ */
+const LOOK_ALIKES: Readonly<Record<string, (policy: Record<PropertyKey, unknown>) => Gauge[]>> = {
+  'circuit-breaker': (policy) => [{ ...circuitState, read: () => oneHot(read(policy, 'state'), CIRCUIT_STATES) }],
+  bulkhead: (policy) => [
+    { ...bulkheadActive, read: getter(policy, 'active') },
+    { ...bulkheadQueued, read: getter(policy, 'queued') },
+  ],
+  'rate-limiter': (policy) => [{ ...rateLimiterAvailable, read: getter(policy, 'available') }],
+  'adaptive-concurrency': (policy) => [
+    { ...concurrencyLimit, read: getter(policy, 'limit') },
+    { ...concurrencyActive, read: getter(policy, 'active') },
+    { ...concurrencyQueued, read: getter(policy, 'queued') },
+  ],
+};
+
+function lookAlikeGauges(policy: Record<PropertyKey, unknown>): readonly Gauge[] {
+  const kind = policy['kind'];
+  return typeof kind === 'string' && Object.hasOwn(LOOK_ALIKES, kind) ? LOOK_ALIKES[kind]!(policy) : [];
 }
 
 export interface GaugeValue {
-  readonly metric:
-    | 'circuit.state'
-    | 'bulkhead.active'
-    | 'bulkhead.queued'
-    | 'rate_limiter.available'
-    | 'concurrency.limit'
-    | 'concurrency.active'
-    | 'concurrency.queued';
+  /** The gauge's `metric` (`'bulkhead.active'`). */
+  readonly metric: string;
+  /** The policy's name. */
   readonly name: string;
-  readonly state?: string;
+  /** The gauge's split label and its value here (`state` = `'open'`), when it has one. */
+  readonly label?: { readonly key: string; readonly value: string };
   readonly value: number;
 }
 
@@ -238,32 +319,27 @@ export interface GaugeValue {
  * result is the same whatever their order (give each policy its own name to tell them apart).
  */
 export function gaugeValues(records: Iterable<PolicyRecord>): GaugeValue[] {
-  const sums = new Map<string, { metric: GaugeValue['metric']; name: string; state?: string; value: number }>();
-  const add = (metric: GaugeValue['metric'], name: string, value: number, state?: string): void => {
-    const key = `${metric}\u0000${name}\u0000${state ?? ''}`;
+  const sums = new Map<string, { metric: string; name: string; label?: { key: string; value: string }; value: number }>();
+  const add = (metric: string, name: string, value: number, label?: { key: string; value: string }): void => {
+    const key = `${metric}\u0000${name}\u0000${label?.value ?? ''}`;
     const existing = sums.get(key);
     if (existing !== undefined) existing.value += value;
-    else sums.set(key, state === undefined ? { metric, name, value } : { metric, name, state, value });
+    else sums.set(key, label === undefined ? { metric, name, value } : { metric, name, label, value });
   };
   for (const record of records) {
-    const { policy, name } = record;
-    if (record.gauge === 'circuit-breaker') {
-      const current = read(policy, 'state');
-      if (typeof current !== 'string') continue;
-      for (const state of CIRCUIT_STATES) add('circuit.state', name, state === current ? 1 : 0, state);
-      if (!CIRCUIT_STATES.includes(current)) add('circuit.state', name, 1, current);
-    } else if (record.gauge === 'bulkhead') {
-      const active = readNumber(policy, 'active');
-      const queued = readNumber(policy, 'queued');
-      if (active !== undefined) add('bulkhead.active', name, active);
-      if (queued !== undefined) add('bulkhead.queued', name, queued);
-    } else if (record.gauge === 'rate-limiter') {
-      const available = readNumber(policy, 'available');
-      if (available !== undefined) add('rate_limiter.available', name, available);
-    } else if (record.gauge === 'adaptive-concurrency') {
-      for (const key of ['limit', 'active', 'queued'] as const) {
-        const value = readNumber(policy, key);
-        if (value !== undefined) add(`concurrency.${key}`, name, value);
+    for (const gauge of record.gauges) {
+      let reading: unknown;
+      try {
+        reading = gauge.read();
+      } catch {
+        continue;
+      }
+      if (typeof reading === 'number') {
+        if (!Number.isNaN(reading)) add(gauge.metric, record.name, reading);
+      } else if (gauge.label !== undefined && isObject(reading)) {
+        for (const [labelValue, value] of Object.entries(reading)) {
+          if (typeof value === 'number' && !Number.isNaN(value)) add(gauge.metric, record.name, value, { key: gauge.label, value: labelValue });
+        }
       }
     }
   }

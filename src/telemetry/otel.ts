@@ -4,6 +4,7 @@
 
 import {
   Attachments,
+  CONTRACT_GAUGES,
   DURATION_BUCKETS_S,
   OUTCOMES,
   attachTracing,
@@ -14,8 +15,8 @@ import {
   gaugeValues,
   optionNames,
   subscribeCalls,
-  type GaugeValue,
-  type Outcome,
+  type GaugeShape,
+  type OutcomeLabel,
   type PolicyRecord,
   type TraceApiLike,
 } from './collect.js';
@@ -107,8 +108,12 @@ function checkMeter(value: unknown): MeterLike {
 }
 
 // Instruments are created once per meter; every `instrument` call on that meter shares them and
-// one batch callback reads the gauges of whichever policies are attached at collection time.
+// the batch callbacks read the gauges of whichever policies are attached at collection time.
 const meters = new WeakMap<MeterLike, Attachments>();
+
+function createGauge(meter: MeterLike, gauge: GaugeShape): ObservableLike {
+  return meter.createObservableGauge(`breakwater.${gauge.metric}`, { description: gauge.description, unit: gauge.unit });
+}
 
 function stateFor(meter: MeterLike): Attachments {
   const existing = meters.get(meter);
@@ -131,40 +136,37 @@ function stateFor(meter: MeterLike): Attachments {
     description: 'Extra attempts started by a breakwater hedge policy.',
     unit: '{attempt}',
   });
-  const gauges: Record<GaugeValue['metric'], ObservableLike> = {
-    'circuit.state': meter.createObservableGauge('breakwater.circuit.state', {
-      description: 'Circuit breaker state: 1 for the current state, 0 for the others.',
-      unit: '1',
-    }),
-    'bulkhead.active': meter.createObservableGauge('breakwater.bulkhead.active', {
-      description: 'Calls running inside a bulkhead.',
-      unit: '{call}',
-    }),
-    'bulkhead.queued': meter.createObservableGauge('breakwater.bulkhead.queued', {
-      description: 'Calls waiting in a bulkhead queue.',
-      unit: '{call}',
-    }),
-    'rate_limiter.available': meter.createObservableGauge('breakwater.rate_limiter.available', {
-      description: 'Tokens available in a rate limiter.',
-      unit: '{token}',
-    }),
-    'concurrency.limit': meter.createObservableGauge('breakwater.concurrency.limit', {
-      description: 'Current limit of an adaptive concurrency limiter.',
-      unit: '{call}',
-    }),
-    'concurrency.active': meter.createObservableGauge('breakwater.concurrency.active', {
-      description: 'Calls running inside an adaptive concurrency limiter.',
-      unit: '{call}',
-    }),
-    'concurrency.queued': meter.createObservableGauge('breakwater.concurrency.queued', {
-      description: 'Calls waiting in an adaptive concurrency limiter queue.',
-      unit: '{call}',
-    }),
+  // The gauges of the metrics contract exist from the first `instrument` on, read by one batch
+  // callback; a gauge that another policy declares gets its instrument, and a callback of its
+  // own, when the first such policy is attached.
+  const gauges = new Map<string, ObservableLike>();
+  for (const gauge of CONTRACT_GAUGES) gauges.set(gauge.metric, createGauge(meter, gauge));
+  let attachments: Attachments | undefined;
+  const observe = (result: BatchObservableResultLike, wanted: (metric: string) => boolean): void => {
+    if (attachments === undefined) return;
+    for (const gauge of gaugeValues(attachments.records())) {
+      const observable = gauges.get(gauge.metric);
+      if (observable === undefined || !wanted(gauge.metric)) continue;
+      const attributes: AttributesLike = { [ATTR_POLICY]: gauge.name };
+      if (gauge.label !== undefined) attributes[`breakwater.${gauge.label.key}`] = gauge.label.value;
+      result.observe(observable, gauge.value, attributes);
+    }
+  };
+  const contract = new Set(gauges.keys());
+  meter.addBatchObservableCallback((result) => observe(result, (metric) => contract.has(metric)), [...gauges.values()]);
+  const addGauges = (record: PolicyRecord): void => {
+    for (const gauge of record.gauges) {
+      if (gauges.has(gauge.metric)) continue;
+      const observable = createGauge(meter, gauge);
+      gauges.set(gauge.metric, observable);
+      meter.addBatchObservableCallback((result) => observe(result, (metric) => metric === gauge.metric), [observable]);
+    }
   };
 
   const subscribe = (record: PolicyRecord): (() => void) => {
+    addGauges(record);
     // Attribute objects are built once per policy, not per call.
-    const attributes = {} as Record<Outcome, AttributesLike>;
+    const attributes = {} as Record<OutcomeLabel, AttributesLike>;
     for (const outcome of OUTCOMES) attributes[outcome] = { [ATTR_POLICY]: record.name, [ATTR_OUTCOME]: outcome };
     const policyOnly: AttributesLike = { [ATTR_POLICY]: record.name };
     return subscribeCalls(record, {
@@ -180,18 +182,7 @@ function stateFor(meter: MeterLike): Attachments {
       },
     });
   };
-  const attachments = new Attachments(subscribe);
-
-  meter.addBatchObservableCallback(
-    (result) => {
-      for (const gauge of gaugeValues(attachments.records())) {
-        const attributes: AttributesLike = { [ATTR_POLICY]: gauge.name };
-        if (gauge.state !== undefined) attributes[ATTR_STATE] = gauge.state;
-        result.observe(gauges[gauge.metric], gauge.value, attributes);
-      }
-    },
-    Object.values(gauges),
-  );
+  attachments = new Attachments(subscribe);
   meters.set(meter, attachments);
   return attachments;
 }

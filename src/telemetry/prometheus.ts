@@ -4,6 +4,7 @@
 
 import {
   Attachments,
+  CONTRACT_GAUGES,
   DURATION_BUCKETS_S,
   OUTCOMES,
   TIMED_OUTCOMES,
@@ -15,8 +16,8 @@ import {
   gaugeValues,
   optionNames,
   subscribeCalls,
-  type GaugeValue,
-  type Outcome,
+  type GaugeShape,
+  type OutcomeLabel,
   type PolicyRecord,
   type TraceApiLike,
 } from './collect.js';
@@ -151,6 +152,13 @@ function checkRegistry(value: unknown, option = 'registry'): PromRegistryLike {
 // side — or two copies of breakwater — find and share the same metrics instead of colliding on
 // prom-client's "already registered" check.
 const STATE = Symbol.for('breakwater.prometheus.state.v1');
+/** Marks the gauges the bridge registered (any copy of it). */
+const GAUGE = Symbol.for('breakwater.prometheus.gauge.v1');
+
+/** `'bulkhead.active'` → `breakwater_bulkhead_active`. */
+function prometheusName(metric: string): string {
+  return `breakwater_${metric.replaceAll('.', '_')}`;
+}
 
 interface RegistryState {
   readonly attachments: Attachments;
@@ -196,34 +204,40 @@ function stateFor(client: PromClientLike, registry: PromRegistryLike): Attachmen
   }));
 
   let attachments: Attachments | undefined;
-  // Each gauge refreshes itself from the attached policies when the registry is scraped.
-  const gauge = (name: string, help: string, labelNames: string[], metric: GaugeValue['metric']): void => {
-    new client.Gauge(config({
+  // Each gauge refreshes itself from the attached policies when the registry is scraped. The
+  // gauges of the metrics contract exist from the first `instrument` on; a gauge that another
+  // policy declares is registered when the first such policy is attached.
+  const gauges = new Set<string>();
+  const addGauge = (gauge: GaugeShape): void => {
+    const name = prometheusName(gauge.metric);
+    const existing = registry.getSingleMetric(name) as { [GAUGE]?: true } | undefined;
+    if (existing !== undefined && existing[GAUGE] !== true) throw clash(name);
+    gauges.add(gauge.metric);
+    // Registered by another copy of the bridge, on these same attachments: it reads them already.
+    if (existing !== undefined) return;
+    const metric = gauge.metric;
+    const created = new client.Gauge(config({
       name,
-      help,
-      labelNames,
+      help: gauge.description,
+      labelNames: gauge.label === undefined ? ['policy'] : ['policy', gauge.label],
       registers,
       collect(this: PromGaugeLike) {
         this.reset();
         if (attachments === undefined) return;
         for (const value of gaugeValues(attachments.records())) {
           if (value.metric !== metric) continue;
-          this.set(value.state === undefined ? { policy: value.name } : { policy: value.name, state: value.state }, value.value);
+          this.set(value.label === undefined ? { policy: value.name } : { policy: value.name, [value.label.key]: value.label.value }, value.value);
         }
       },
     }));
+    Object.defineProperty(created, GAUGE, { value: true });
   };
-  gauge(METRIC_NAMES.circuitState, 'Circuit breaker state: 1 for the current state, 0 for the others.', ['policy', 'state'], 'circuit.state');
-  gauge(METRIC_NAMES.bulkheadActive, 'Calls running inside a bulkhead.', ['policy'], 'bulkhead.active');
-  gauge(METRIC_NAMES.bulkheadQueued, 'Calls waiting in a bulkhead queue.', ['policy'], 'bulkhead.queued');
-  gauge(METRIC_NAMES.rateLimiterAvailable, 'Tokens available in a rate limiter.', ['policy'], 'rate_limiter.available');
-  gauge(METRIC_NAMES.concurrencyLimit, 'Current limit of an adaptive concurrency limiter.', ['policy'], 'concurrency.limit');
-  gauge(METRIC_NAMES.concurrencyActive, 'Calls running inside an adaptive concurrency limiter.', ['policy'], 'concurrency.active');
-  gauge(METRIC_NAMES.concurrencyQueued, 'Calls waiting in an adaptive concurrency limiter queue.', ['policy'], 'concurrency.queued');
+  for (const gauge of CONTRACT_GAUGES) addGauge(gauge);
 
   const subscribe = (record: PolicyRecord): (() => void) => {
+    for (const gauge of record.gauges) if (!gauges.has(gauge.metric)) addGauge(gauge);
     // Label objects are built once per policy, not per call.
-    const labels = {} as Record<Outcome, PromLabels>;
+    const labels = {} as Record<OutcomeLabel, PromLabels>;
     for (const outcome of OUTCOMES) labels[outcome] = { policy: record.name, outcome };
     const policyOnly: PromLabels = { policy: record.name };
     return subscribeCalls(record, {

@@ -6,6 +6,7 @@ import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { rejectSoon } from '../core/reject.js';
 import { TimeoutError } from '../core/errors.js';
 import { eventNames, type FailureEvent, type SuccessEvent, type TimeoutEvent } from '../core/events.js';
+import { Observer } from '../core/observe.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames } from '../core/validate.js';
 
@@ -82,15 +83,18 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
   readonly kind = 'timeout';
   protected readonly eventNames = TIMEOUT_EVENTS;
   private readonly deadlines: DeadlineQueue;
+  private readonly observer: Observer<TimeoutEvents>;
 
   /** @internal Use `timeout()`, which validates the options. */
   constructor(
     readonly ms: number,
-    private readonly clock: Clock,
+    clock: Clock,
     name: string,
   ) {
-    super(name);
+    const observer = new Observer<TimeoutEvents>(() => name, clock);
+    super(name, observer);
     this.deadlines = new DeadlineQueue(clock);
+    this.observer = observer;
   }
 
   /** @internal */
@@ -104,9 +108,10 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
       if (left < ms) ms = left;
     }
     const call = new TimedCall(this, ctx.child(), ms);
-    const now = this.clock.now();
+    // Read whatever the listeners: the deadline needs it.
+    const now = this.observer.now();
     call.startedAt = now;
-    if (this.events.wants('timeout')) call.context = new AsyncResource('breakwater.timeout');
+    if (this.observer.wants('timeout')) call.context = new AsyncResource('breakwater.timeout');
     const promise = new Promise<unknown>((resolve, reject) => {
       call.resolve = resolve;
       call.reject = reject;
@@ -118,9 +123,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
       this.deadlines.remove(call);
       call.finish();
       // A caller abort is not a timeout, but the call did fail from this policy's view.
-      if (this.events.wants('failure')) {
-        this.events.emit('failure', { durationMs: this.clock.now() - call.startedAt, error: reason });
-      }
+      this.observer.failed(call.startedAt, reason);
       call.reject(reason);
     });
     next(call.scope).then(
@@ -128,16 +131,14 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
         if (call.done) return;
         this.deadlines.remove(call);
         call.finish();
-        if (this.events.wants('success')) this.events.emit('success', { durationMs: this.clock.now() - call.startedAt });
+        this.observer.succeeded(call.startedAt);
         call.resolve(value);
       },
       (error: unknown) => {
         if (call.done) return;
         this.deadlines.remove(call);
         call.finish();
-        if (this.events.wants('failure')) {
-          this.events.emit('failure', { durationMs: this.clock.now() - call.startedAt, error });
-        }
+        this.observer.failed(call.startedAt, error);
         call.reject(error);
       },
     );
@@ -147,15 +148,14 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
   /** The ambient deadline already passed: time out without starting anything. */
   private spent(): Promise<never> {
     const error = TimeoutError.fast(0);
-    if (this.events.wants('timeout')) this.events.emit('timeout', { timeoutMs: 0, durationMs: 0 });
+    this.observer.timedOut(0, 0, 0);
     return rejectSoon(error);
   }
 
   /** @internal */
   onTimeout(call: TimedCall): void {
-    if (!this.events.wants('timeout')) return;
-    const emit = (): void =>
-      this.events.emit('timeout', { timeoutMs: call.timeoutMs, durationMs: this.clock.now() - call.startedAt });
+    if (!this.observer.wants('timeout')) return;
+    const emit = (): void => this.observer.timedOut(call.startedAt, call.timeoutMs);
     if (call.context !== undefined) call.context.runInAsyncScope(emit);
     else emit();
   }

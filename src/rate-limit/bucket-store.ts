@@ -1,0 +1,86 @@
+import { RateLimitedError } from '../core/errors.js';
+import { GRANTED, type Admission } from '../core/permit.js';
+import type { Scope } from '../core/scope.js';
+import type { RateLimitStore } from './store.js';
+import type { TokenBuckets } from './token-bucket.js';
+
+/** Where the in-process store finds a bucket: one fixed slot, or a slot per key. */
+export interface BucketTable {
+  readonly buckets: TokenBuckets;
+  /** The slot of `key`'s bucket, or -1 when it has none (which means: full). */
+  find(key: string): number;
+  /** The slot of `key`'s bucket, created full if needed and marked recently used; -1 when no room. */
+  claim(key: string, t: number): number;
+}
+
+/** The table of a plain `rateLimiter`: one bucket, whatever the key. */
+export class SingleBucket implements BucketTable {
+  constructor(readonly buckets: TokenBuckets) {}
+  find(): number {
+    return 0;
+  }
+  claim(): number {
+    return 0;
+  }
+}
+
+/**
+ * The in-process store: token buckets in a few typed arrays (`TokenBuckets`), found through a
+ * `BucketTable`. It decides at once, except for a caller that waits its turn.
+ */
+export class BucketStore implements RateLimitStore {
+  constructor(readonly table: BucketTable) {
+    table.buckets.giveBack = (key, tokens) => this.refund(key, tokens);
+  }
+
+  get capacity(): number {
+    return this.table.buckets.capacity;
+  }
+
+  get refillPerSecond(): number {
+    return this.table.buckets.refillPerSecond;
+  }
+
+  get maxWaitMs(): number {
+    return this.table.buckets.maxWaitMs;
+  }
+
+  get rejected(): number {
+    return this.table.buckets.rejected;
+  }
+
+  acquire(key: string, tokens: number, scope: Scope | undefined): Admission {
+    const buckets = this.table.buckets;
+    const t = buckets.sync();
+    const slot = this.table.claim(key, t);
+    let refusal: RateLimitedError;
+    if (slot < 0) {
+      // No slot: every key of a keyed limiter has waiters; the retry hint is one token's time.
+      refusal = RateLimitedError.fast(Math.ceil(buckets.msPerToken));
+    } else if (scope === undefined) {
+      if (buckets.tryTake(slot, tokens, t)) return GRANTED;
+      refusal = RateLimitedError.fast(buckets.retryAfter(slot, tokens));
+    } else {
+      const decision = buckets.request(slot, tokens, scope, t, key);
+      if (decision === null) return GRANTED;
+      if (decision instanceof Promise) return decision;
+      refusal = decision;
+    }
+    buckets.rejected++;
+    return refusal;
+  }
+
+  available(key: string): number {
+    const buckets = this.table.buckets;
+    const t = buckets.sync();
+    const slot = this.table.find(key);
+    if (slot < 0) return Math.floor(buckets.capacity);
+    if (buckets.hasWaiters(slot)) return 0;
+    return buckets.available(slot, t);
+  }
+
+  refund(key: string, tokens: number): void {
+    const slot = this.table.find(key);
+    if (slot >= 0) this.table.buckets.refund(slot, tokens);
+  }
+}
