@@ -112,7 +112,14 @@ const P_ABORT = 0.005;
 const P_FAIL = 0.03;
 /** Fails on its first attempt only: a retry turns it into a success. */
 const P_FLAKY = 0.02;
-/** Every BURST_EVERY calls, BURST_LEN failures in a row: twice the calls in flight, so for a while every call that settles fails and the breaker opens. */
+/**
+ * Every BURST_EVERY calls, BURST_LEN failures in a row: twice the calls in flight, so for a
+ * while every call that settles fails and the breaker opens. A burst's failures all come a
+ * turn later, like a dependency that is down and answers with errors: a failure settling at
+ * once would launch the next burst call at once, and a chain of them would use up the burst
+ * while the calls launched before it are still settling, their successes breaking every
+ * streak (the breaker's 20 in a row then rarely or never happened).
+ */
 const BURST_EVERY = 20_000;
 const BURST_LEN = 200;
 /** Every SURGE_EVERY calls, SURGE calls arrive at once on top of the IN_FLIGHT: bulkheads and limiters refuse. */
@@ -139,8 +146,10 @@ function unitOf(i) {
   return (x >>> 0) / 4294967296;
 }
 
+const isBurst = (i) => i % BURST_EVERY >= BURST_EVERY - BURST_LEN;
+
 function kindOf(i) {
-  if (i % BURST_EVERY >= BURST_EVERY - BURST_LEN) return FAIL;
+  if (isBurst(i)) return FAIL;
   const u = unitOf(i);
   if (u < P_SLOW) return SLOW;
   if (u < P_SLOW + P_ABORT) return ABORT;
@@ -433,7 +442,7 @@ async function soak(c, calls) {
       setImmediate(abortCall, call);
       return;
     }
-    const fn = kind === OK_NOW ? okNow : kind === OK_TURN ? okTurn : kind === FLAKY ? flaky : kind === SLOW ? slow : i & 2 ? failTurn : failNow;
+    const fn = kind === OK_NOW ? okNow : kind === OK_TURN ? okTurn : kind === FLAKY ? flaky : kind === SLOW ? slow : i & 2 || isBurst(i) ? failTurn : failNow;
     execute(fn, undefined, key).then(onValue, onError);
   };
 

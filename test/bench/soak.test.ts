@@ -121,10 +121,7 @@ describe('bench/soak.mjs --quick --json', () => {
     expect(p.fnCalls).toBe(t.successes + t.failures + t.refusals + t.aborts + p.events!.retriedTimeouts + p.own.timeouts);
   });
 
-  // Skipped on main: since the wave-2 merges the soak's circuitBreaker case records no refusal
-  // (the breaker never rejects under the soak's mix), found at the last merge and not yet
-  // diagnosed. The other checks of this file still run; see the closing note of this session.
-  it.skip('makes every outcome a policy can produce happen, and no other', () => {
+  it('makes every outcome a policy can produce happen, and no other', () => {
     for (const r of data.results) {
       for (const o of OUTCOMES) {
         if (r.outcomes.includes(o)) expect(r.own[o], `${r.id} ${o}`).toBeGreaterThan(0);
@@ -145,7 +142,7 @@ describe('bench/soak.mjs --quick --json', () => {
     }
   });
 
-  it.skip("reports the same verdicts as this test, and every invariant holds", () => {
+  it("reports the same verdicts as this test, and every invariant holds", () => {
     expect(evaluateSoak(data)).toEqual(data.checks);
     const broken = data.checks.filter((c) => c.kind !== 'target' && !c.pass);
     expect(broken).toEqual([]);
