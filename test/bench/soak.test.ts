@@ -24,6 +24,7 @@ interface Result {
   events?: Tally & { fallbacks: number; retries: number; retriedTimeouts: number; opened: number };
   layers?: Record<string, Tally>;
   fnCalls: number;
+  driverYields: number;
   outcomes: Outcome[];
   heap: { samples: number; afterWarmupMB: number | null; endMB: number; driftMB: number | null; series: Array<{ atMs: number; settled: number; heapMB: number }> };
   loop: { worstDelayMs: number; medianWindowWorstDelayMs: number; worstGcPauseMs: number };
@@ -133,6 +134,11 @@ describe('bench/soak.mjs --quick --json', () => {
     expect(byId('circuitBreaker').events!.opened).toBeGreaterThan(0);
     expect(byId('retry').events!.retries).toBeGreaterThan(0);
     expect(byId('fallback').own.fallbacks).toBeGreaterThan(0);
+  });
+
+  it('bounds the launches of a turn only where calls are refused at once, never in the baseline', () => {
+    expect(byId('bare').driverYields).toBe(0);
+    expect(byId('circuitBreaker').driverYields).toBeGreaterThan(0);
   });
 
   it('leaves no timer and no unhandled rejection behind', () => {
