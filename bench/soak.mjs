@@ -93,6 +93,17 @@ const CALLS = args.calls ?? (args.quick ? 100_000 : 10_000_000);
 const SAMPLE_MS = args.quick ? 50 : 1_000;
 /** Calls in flight at once, outside surges. */
 const IN_FLIGHT = 100;
+/**
+ * Calls launched in one turn of the event loop before the driver waits for the next. A call
+ * refused at once settles in a microtask, and its settling launches the next one: without a
+ * bound, an open breaker (or a half-open one whose probe waits for a timer or a turn) would
+ * be driven in a microtask loop that never lets the loop turn, so the probe could not finish
+ * and the stall measured would be the driver's. Real callers arrive through I/O. Three
+ * times the calls in flight: the normal mix (about two launches per call settling in a turn)
+ * does not reach it (the baseline never yields); `driverYields` in the results says how often
+ * a case did.
+ */
+const MAX_LAUNCHES_PER_TURN = 3 * IN_FLIGHT;
 const LOOP_RESOLUTION_MS = 10;
 const MB = 2 ** 20;
 
@@ -112,7 +123,14 @@ const P_ABORT = 0.005;
 const P_FAIL = 0.03;
 /** Fails on its first attempt only: a retry turns it into a success. */
 const P_FLAKY = 0.02;
-/** Every BURST_EVERY calls, BURST_LEN failures in a row: twice the calls in flight, so for a while every call that settles fails and the breaker opens. */
+/**
+ * Every BURST_EVERY calls, BURST_LEN failures in a row: twice the calls in flight, so for a
+ * while every call that settles fails and the breaker opens. A burst's failures all come a
+ * turn later, like a dependency that is down and answers with errors: a failure settling at
+ * once would launch the next burst call at once, and a chain of them would use up the burst
+ * while the calls launched before it are still settling, their successes breaking every
+ * streak (the breaker's 20 in a row then rarely or never happened).
+ */
 const BURST_EVERY = 20_000;
 const BURST_LEN = 200;
 /** Every SURGE_EVERY calls, SURGE calls arrive at once on top of the IN_FLIGHT: bulkheads and limiters refuse. */
@@ -139,8 +157,10 @@ function unitOf(i) {
   return (x >>> 0) / 4294967296;
 }
 
+const isBurst = (i) => i % BURST_EVERY >= BURST_EVERY - BURST_LEN;
+
 function kindOf(i) {
-  if (i % BURST_EVERY >= BURST_EVERY - BURST_LEN) return FAIL;
+  if (isBurst(i)) return FAIL;
   const u = unitOf(i);
   if (u < P_SLOW) return SLOW;
   if (u < P_SLOW + P_ABORT) return ABORT;
@@ -397,6 +417,12 @@ async function soak(c, calls) {
 
   let launched = 0;
   let inFlight = 0;
+  let launchedThisTurn = 0;
+  let driverYields = 0;
+  const nextTurn = () => {
+    launchedThisTurn = 0;
+    pump();
+  };
   let lastLog = started;
   let done;
   const finished = new Promise((resolve) => (done = resolve));
@@ -433,12 +459,19 @@ async function soak(c, calls) {
       setImmediate(abortCall, call);
       return;
     }
-    const fn = kind === OK_NOW ? okNow : kind === OK_TURN ? okTurn : kind === FLAKY ? flaky : kind === SLOW ? slow : i & 2 ? failTurn : failNow;
+    const fn = kind === OK_NOW ? okNow : kind === OK_TURN ? okTurn : kind === FLAKY ? flaky : kind === SLOW ? slow : i & 2 || isBurst(i) ? failTurn : failNow;
     execute(fn, undefined, key).then(onValue, onError);
   };
 
   function pump() {
     while (inFlight < IN_FLIGHT && launched < calls) {
+      // The first launch of a turn books the next turn, which starts the count again.
+      if (launchedThisTurn === 0) setImmediate(nextTurn);
+      if (launchedThisTurn >= MAX_LAUNCHES_PER_TURN) {
+        driverYields++;
+        break;
+      }
+      launchedThisTurn++;
       if (isSurgeStart(launched)) {
         const end = Math.min(launched + SURGE, calls);
         while (launched < end) launch(launched++, true);
@@ -477,6 +510,7 @@ async function soak(c, calls) {
     events: events && { ...events, unexpectedErrors: undefined, unexpectedErrorSamples: events.unexpectedErrors },
     layers: layerEvents && Object.fromEntries(Object.entries(layerEvents).map(([k, t]) => [k, { ...t, unexpectedErrors: undefined }])),
     fnCalls,
+    driverYields,
     outcomes: c.outcomes,
     heap: heapFigures(samples, calls, heapAtEndMB),
     loop: {
@@ -568,7 +602,7 @@ for (const c of CASES) {
 const data = {
   env: environment(),
   settings: {
-    calls: CALLS, quick: args.quick, inFlight: IN_FLIGHT, sampleMs: SAMPLE_MS, timeoutMs: TIMEOUT_MS, slowMs: SLOW_MS,
+    calls: CALLS, quick: args.quick, inFlight: IN_FLIGHT, maxLaunchesPerTurn: MAX_LAUNCHES_PER_TURN, sampleMs: SAMPLE_MS, timeoutMs: TIMEOUT_MS, slowMs: SLOW_MS,
     mix: { pSlow: P_SLOW, pAbort: P_ABORT, pFail: P_FAIL, pFlaky: P_FLAKY, burstEvery: BURST_EVERY, burstLen: BURST_LEN, surgeEvery: SURGE_EVERY, surge: SURGE },
   },
   results,

@@ -131,8 +131,10 @@ export function renderSoakSummary(data) {
     `**${num(r.loop.worstDelayMs)}**`,
     num(r.loop.medianWindowWorstDelayMs),
     num(r.loop.worstGcPauseMs),
+    num(r.loop.worstForcedGcMs),
     r.id === 'bare' ? '—' : num(r.loop.worstDelayMs - baseline?.loop.worstDelayMs),
     `${r.timersLeft} / ${r.unhandledRejections}`,
+    int(r.driverYields),
   ]);
 
   return `## Soak: ${int(s.calls)} calls per policy
@@ -141,10 +143,11 @@ export function renderSoakSummary(data) {
 
 ${s.quick ? '> **Quick mode** (a smoke run): too short to judge drift.\n\n' : ''}Run on ${e.date.slice(0, 10)}, ${e.cpu} × ${e.cores}, Node ${e.node}, breakwater ${e.breakwater}; ${int(data.seconds)} s in all.
 Each case runs in its own process against the built \`dist/\` with the real clock (\`systemClock\`), ${s.inFlight} calls in
-flight. Every case gets the same sequence of calls, chosen by a hash of the call's index:
+flight${s.maxLaunchesPerTurn ? `, at most ${int(s.maxLaunchesPerTurn)} launched per event-loop turn (a call refused at once would otherwise launch the next in the same
+microtask loop and starve the event loop; the baseline never reaches the bound)` : ''}. Every case gets the same sequence of calls, chosen by a hash of the call's index:
 ${num(m.pSlow * 100, 2)} % wait ${s.slowMs} ms on a real timer (longer than the ${s.timeoutMs} ms timeout), ${num(m.pAbort * 100, 1)} % are aborted by
 their caller one turn after \`execute\`, ${num(m.pFail * 100, 0)} % fail, ${num(m.pFlaky * 100, 0)} % fail on their first attempt only, the rest succeed
-(half at once, half after \`setImmediate\`); every ${int(m.burstEvery)} calls, ${m.burstLen} fail in a row (the breaker opens); every
+(half at once, half after \`setImmediate\`); every ${int(m.burstEvery)} calls, ${m.burstLen} fail in a row, each a turn later (the breaker opens); every
 ${int(m.surgeEvery)} calls, ${m.surge} arrive at once on top of the ${s.inFlight} (the bulkhead and the limiters refuse).
 
 ${broken.length === 0 ? '**Every counter adds up**' : `**${broken.length} check(s) failed:** ${broken.map((c) => `${c.case} ${c.id} (${c.detail})`).join('; ')}`}; ${missed.length === 0 ? 'every target is met.' : `target(s) missed: ${missed.map((c) => `${c.case} ${c.id} (${c.detail})`).join('; ')}.`}
@@ -167,8 +170,11 @@ three after warm-up (the first 10 % of the calls); the slope is a least-squares 
 Event loop: \`monitorEventLoopDelay\` (${baseline?.loop.resolutionMs ?? 10} ms resolution), delay beyond the interval; the histogram is restarted after
 each heap sample so the forced GC is not counted as a stall (target: ≤ the baseline's + ${STALL_ALLOWANCE_MS} ms). The collector's own
 pauses (not the forced ones) are given next to it: on a shared machine, a stall the baseline shows too is the machine's.
+The longest forced full GC of a heap of a few MB (a few ms on an idle machine) tells how long the machine took the
+process off the CPU during the run: a worst stall of that order is the machine's, the median of each window's worst is
+the steadier figure.
 
-${table(['case', 'heap after warm-up MB', 'max MB', 'end MB', 'drift MB', 'MB per 1M calls', 'worst loop delay ms', 'median of each window’s worst', 'worst GC pause ms', 'vs baseline ms', 'timers left / unhandled'], heapRows)}
+${table(['case', 'heap after warm-up MB', 'max MB', 'end MB', 'drift MB', 'MB per 1M calls', 'worst loop delay ms', 'median of each window’s worst', 'worst GC pause ms', 'longest forced GC ms', 'vs baseline ms', 'timers left / unhandled', 'turns at the launch bound'], heapRows)}
 `;
 }
 
