@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 // The targets and the markdown written to docs/benchmarks.md.
 import { groups } from './rows.mjs';
+import { redisSection } from './redis-report.mjs';
 import { soakSection } from './soak-report.mjs';
 import { TARGET_WORKLOAD, workloads } from './workloads.mjs';
 
@@ -371,7 +372,8 @@ ${sustainedSection(data)}
 
 ${scaleSection(data)}
 ${analysisSection()}
-${soakSection()}`;
+${soakSection()}
+${redisSection()}`;
 }
 
 /** Why targets are missed: written by people (bench/analysis.md), kept next to the numbers. */
