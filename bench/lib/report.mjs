@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 // The targets and the markdown written to docs/benchmarks.md.
 import { groups } from './rows.mjs';
 import { httpSection } from './http-report.mjs';
+import { redisSection } from './redis-report.mjs';
 import { soakSection } from './soak-report.mjs';
 import { TARGET_WORKLOAD, workloads } from './workloads.mjs';
 
@@ -373,7 +374,8 @@ ${sustainedSection(data)}
 ${scaleSection(data)}
 ${analysisSection()}
 ${soakSection()}
-${httpSection()}`;
+${httpSection()}
+${redisSection()}`;
 }
 
 /** Why targets are missed: written by people (bench/analysis.md), kept next to the numbers. */

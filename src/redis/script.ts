@@ -5,9 +5,12 @@ import { createHash } from 'node:crypto';
 //
 // It decides exactly like the local `rateLimiter`: the block marked "the token-bucket rule" is
 // a line-by-line copy of src/rate-limit/bucket-rule.ts, Lua numbers are IEEE doubles, the VM
-// rounds after every operation, and every stored number is written with 17 significant
-// digits (`%.17g`), so it reads back as the same double. The same inputs give the same bits,
-// hence the same grants, refusals, `retryAfterMs` and `available`.
+// rounds after every operation, and every stored number reads back as the same double: the
+// bucket's numbers go to Redis as Lua numbers, which Redis itself writes out exactly (`%.17g`;
+// Redis 7.2+ and Valkey: whole numbers as digits, others in the shortest form that reads back
+// the same), cheaper than formatting them in Lua; a waiter's pair is formatted with `%.17g`.
+// The same inputs give the same bits, hence the same grants, refusals, `retryAfterMs` and
+// `available`.
 //
 // The key is a hash:
 //   l, a     the bucket as `rateLimiter` holds it now: `level` (tokens right after its latest
@@ -171,17 +174,17 @@ local function save()
     return
   end
   if pending == 0 then
-    redis.call('HSET', key, 'l', fmt(level), 'a', fmt(at))
+    redis.call('HSET', key, 'l', level, 'a', at)
     if stored[4] then redis.call('HDEL', key, 'h', 'n') end
   else
-    redis.call('HSET', key, 'l', fmt(level), 'a', fmt(at), 'h', int(head), 'n', int(tail))
+    redis.call('HSET', key, 'l', level, 'a', at, 'h', head, 'n', tail)
   end
   for seq = storedHead, head - 1 do redis.call('HDEL', key, int(seq)) end
   local full = fullTime(lastLevel, lastAt)
   if serverClock then
-    redis.call('PEXPIREAT', key, int(full))
+    redis.call('PEXPIREAT', key, full)
   else
-    redis.call('PEXPIRE', key, int(math.ceil(full - now) + ${CLIENT_CLOCK_GRACE_MS}))
+    redis.call('PEXPIRE', key, math.ceil(full - now) + ${CLIENT_CLOCK_GRACE_MS})
   end
 end
 
