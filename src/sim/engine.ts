@@ -166,9 +166,8 @@ export class SimulationEngine {
       setImmediate(this.afterTurn);
       return;
     }
-    const timer = this.heap.peek();
-    if (timer === undefined || timer.time > this.untilMs) return this.finish(true);
-    this.heap.pop();
+    const timer = this.heap.popDue(this.untilMs);
+    if (timer === undefined) return this.finish(true);
     if (timer.time > this.current) {
       this.current = timer.time;
       this.atSameInstant = 0;
