@@ -2,35 +2,51 @@
 // pipeline, the wall time of a 60 s × 1,000 rps scenario, and where the time goes (the
 // engine's per-event hop, the model's bookkeeping, the policies themselves).
 //
-//   npm run build && node bench/sim.mjs [--quick] [--json]
+//   npm run build && node bench/sim.mjs [--quick] [--json] [--baseline <other dist/>]
+//
+// With --baseline, another build (a copy of an earlier dist/) runs the same scenarios in the
+// same process, its runs alternating with this build's: on a shared machine both see the same
+// interference, so the two columns compare fairly even when the absolute figures wander.
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const dist = (file) => new URL(`../dist/${file}`, import.meta.url);
-if (!existsSync(fileURLToPath(dist('sim.js')))) {
-  throw new Error('bench/sim.mjs: dist/sim.js is missing — run `npm run build` first');
-}
-const { simulate } = await import(dist('sim.js').href);
-const bw = await import(dist('index.js').href);
-
-const args = new Set(process.argv.slice(2));
-for (const arg of args) {
-  if (arg !== '--quick' && arg !== '--json') {
-    console.error(`bench/sim.mjs: unknown option ${arg}\nusage: node bench/sim.mjs [--quick] [--json]`);
+const usage = 'usage: node bench/sim.mjs [--quick] [--json] [--baseline <dist directory>]';
+const argv = process.argv.slice(2);
+const args = new Set();
+let baselineDir;
+for (let i = 0; i < argv.length; i++) {
+  const arg = argv[i];
+  if (arg === '--quick' || arg === '--json') args.add(arg);
+  else if (arg === '--baseline' && argv[i + 1] !== undefined) baselineDir = argv[++i];
+  else {
+    console.error(`bench/sim.mjs: unknown option ${arg}\n${usage}`);
     process.exit(2);
   }
 }
 const quick = args.has('--quick');
-const repeats = quick ? 2 : 5;
+const repeats = quick ? 3 : 7;
 
-const fourPolicies = ({ clock, random }) =>
+async function load(label, dir) {
+  const sim = new URL('sim.js', dir);
+  if (!existsSync(fileURLToPath(sim))) throw new Error(`bench/sim.mjs: ${fileURLToPath(sim)} is missing — run \`npm run build\` first`);
+  return { label, simulate: (await import(sim.href)).simulate, bw: await import(new URL('index.js', dir).href) };
+}
+const current = await load('this build', new URL('../dist/', import.meta.url));
+const baseline = baselineDir === undefined ? undefined : await load(baselineDir, pathToFileURL(resolve(baselineDir) + '/'));
+const builds = baseline === undefined ? [current] : [current, baseline];
+const bw = current.bw;
+
+const fourPoliciesOf = (bw) => ({ clock, random }) =>
   bw.pipeline(
     bw.retry({ maxRetries: 2, clock, random }),
     bw.circuitBreaker({ halfOpenAfterMs: 5_000, failureRatio: 0.5, windowCalls: 100, minimumThroughput: 50, clock }),
     bw.bulkhead({ maxConcurrent: 400, maxQueue: 100, clock }),
     bw.timeout(250, { clock }),
   );
+
+const fourPolicies = fourPoliciesOf(bw);
 
 /** A healthy, busy downstream: every request is one call through the pipeline. */
 const throughput = (policy) => ({
@@ -41,7 +57,7 @@ const throughput = (policy) => ({
 });
 
 /** The 60 s, 1,000 rps scenario: a bad deploy in the middle, callers that time out. */
-const cascade = {
+const cascadeWith = (policy) => ({
   durationMs: 60_000,
   load: { rps: 1_000, instances: 4 },
   downstream: {
@@ -52,38 +68,51 @@ const cascade = {
       { atMs: 40_000, latencyMs: { lognormal: { p50Ms: 20, p99Ms: 80 } }, errorRate: 0, label: 'rollback' },
     ],
   },
-  policy: fourPolicies,
+  policy,
   callers: { timeoutMs: 1_000 },
   sloMs: 300,
-};
+});
 
 function cpuMs(since) {
   const used = process.cpuUsage(since);
   return (used.user + used.system) / 1000;
 }
 
-async function measure(label, scenario) {
-  const runs = [];
+/** `scenarioOf(build)`: the scenario with that build's policies. Runs alternate between builds. */
+async function measure(label, scenarioOf) {
+  const runs = builds.map(() => []);
+  const scenarios = builds.map(scenarioOf);
   for (let i = 0; i < repeats; i++) {
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    const report = await simulate(scenario);
-    runs.push({ wallMs: performance.now() - started, cpuMs: cpuMs(cpu), calls: report.totals.downstreamCalls, sent: report.totals.sent });
+    for (let b = 0; b < builds.length; b++) {
+      const cpu = process.cpuUsage();
+      const started = performance.now();
+      const report = await builds[b].simulate(scenarios[b]);
+      runs[b].push({ wallMs: performance.now() - started, cpuMs: cpuMs(cpu), calls: report.totals.downstreamCalls, sent: report.totals.sent });
+    }
   }
-  runs.sort((a, b) => a.wallMs - b.wallMs);
-  const median = runs[Math.floor(runs.length / 2)];
-  const best = runs[0];
+  const [mine, theirs] = runs.map(summarise);
+  return { label, ...mine, ...(theirs === undefined ? {} : { baseline: theirs }) };
+}
+
+function summarise(runs) {
+  const median = (key) => {
+    const sorted = runs.map((r) => r[key]).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
+  };
+  const calls = runs[0].calls;
+  const wallMs = median('wallMs');
+  const cpu = median('cpuMs');
+  const bestWallMs = Math.min(...runs.map((r) => r.wallMs));
   return {
-    label,
-    calls: median.calls,
-    medianWallMs: round(median.wallMs),
-    bestWallMs: round(best.wallMs),
-    medianCpuMs: round(median.cpuMs),
-    callsPerWallSecond: Math.round(median.calls / (median.wallMs / 1000)),
-    callsPerWallSecondBest: Math.round(best.calls / (best.wallMs / 1000)),
-    callsPerCpuSecond: Math.round(median.calls / (median.cpuMs / 1000)),
-    nsPerCall: Math.round((median.wallMs * 1e6) / median.calls),
-    cpuNsPerCall: Math.round((median.cpuMs * 1e6) / median.calls),
+    calls,
+    medianWallMs: round(wallMs),
+    bestWallMs: round(bestWallMs),
+    medianCpuMs: round(cpu),
+    callsPerWallSecond: Math.round(calls / (wallMs / 1000)),
+    callsPerWallSecondBest: Math.round(calls / (bestWallMs / 1000)),
+    callsPerCpuSecond: Math.round(calls / (cpu / 1000)),
+    nsPerCall: Math.round((wallMs * 1e6) / calls),
+    cpuNsPerCall: Math.round((cpu * 1e6) / calls),
   };
 }
 
@@ -91,11 +120,29 @@ async function measure(label, scenario) {
 async function cold(scenario) {
   const cpu = process.cpuUsage();
   const started = performance.now();
-  const report = await simulate(scenario);
+  const report = await current.simulate(scenario);
   return { wallMs: round(performance.now() - started), cpuMs: round(cpuMs(cpu)), calls: report.totals.downstreamCalls };
 }
 
-/** The floor under any engine that settles promise reactions between events: one reaction and one tick per event. */
+/** What the engine costs per event where Node has `process._tickCallback`: one reaction, drained synchronously. */
+function drainFloor(events) {
+  const drain = process._tickCallback;
+  if (typeof drain !== 'function') return NaN;
+  return new Promise((resolve) => {
+    setImmediate(() => {
+      const resolved = Promise.resolve();
+      const noop = () => {};
+      const started = performance.now();
+      for (let i = 0; i < events; i++) {
+        resolved.then(noop);
+        drain.call(process);
+      }
+      resolve(((performance.now() - started) * 1e6) / events);
+    });
+  });
+}
+
+/** The engine's fallback without that hook: one sentinel reaction and one tick per event. */
 function hopFloor(events) {
   return new Promise((resolve) => {
     const started = performance.now();
@@ -140,9 +187,9 @@ async function pipelineAlone(calls) {
 
 const round = (value) => Math.round(value * 10) / 10;
 
-const cascadeCold = await cold(cascade);
+const cascadeCold = await cold(cascadeWith(fourPolicies));
 // Warm the JIT on a short run first, as a sweep's later configurations are.
-await simulate({ ...throughput(fourPolicies), durationMs: 5_000 });
+for (const build of builds) await build.simulate({ ...throughput(fourPoliciesOf(build.bw)), durationMs: 5_000 });
 
 const results = {
   machine: {
@@ -151,10 +198,12 @@ const results = {
     cores: availableParallelism(),
     loadAverage1m: round(loadavg()[0]),
   },
-  fourPolicies: await measure('4-policy pipeline (retry, circuitBreaker, bulkhead, timeout)', throughput(fourPolicies)),
-  noPolicy: await measure('no policy (engine + downstream + report only)', throughput(undefined)),
+  baseline: baselineDir ?? null,
+  fourPolicies: await measure('4-policy pipeline (retry, circuitBreaker, bulkhead, timeout)', (b) => throughput(fourPoliciesOf(b.bw))),
+  noPolicy: await measure('no policy (engine + downstream + report only)', () => throughput(undefined)),
   cascade60sCold: cascadeCold,
-  cascade60s: await measure('60 s × 1,000 rps, bad deploy, callers time out, 4 policies', cascade),
+  cascade60s: await measure('60 s × 1,000 rps, bad deploy, callers time out, 4 policies', (b) => cascadeWith(fourPoliciesOf(b.bw))),
+  drainFloorNsPerEvent: round(await drainFloor(2_000_000)),
   hopFloorNsPerEvent: round(await hopFloor(2_000_000)),
   immediateNsPerEvent: round(await immediateFloor(500_000)),
   pipelineAloneNsPerCall: round(await pipelineAlone(quick ? 200_000 : 1_000_000)),
@@ -165,20 +214,23 @@ if (args.has('--json')) {
 } else {
   const m = results.machine;
   console.log(`breakwater/sim benchmark — node ${m.node}, ${m.cores} cores (${m.cpu}), load average ${m.loadAverage1m}${quick ? ', quick' : ''}`);
+  console.log(`medians of ${repeats} runs${baseline === undefined ? '' : `; baseline ${baselineDir}, its runs alternating with this build's`}`);
   console.log('');
+  const line = (name, r) =>
+    `  ${name.padEnd(11)}${r.calls.toLocaleString('en-US')} simulated calls: ${r.medianWallMs} ms wall (best ${r.bestWallMs}), ${r.medianCpuMs} ms CPU; ` +
+    `${r.callsPerWallSecond.toLocaleString('en-US')} calls per wall second (best ${r.callsPerWallSecondBest.toLocaleString('en-US')}), ` +
+    `${r.callsPerCpuSecond.toLocaleString('en-US')} per CPU second; ${r.nsPerCall} ns wall, ${r.cpuNsPerCall} ns CPU per call`;
   for (const r of [results.fourPolicies, results.noPolicy, results.cascade60s]) {
     console.log(`${r.label}`);
-    console.log(
-      `  ${r.calls.toLocaleString('en-US')} simulated calls: median ${r.medianWallMs} ms wall (best ${r.bestWallMs}), ${r.medianCpuMs} ms CPU; ` +
-        `${r.callsPerWallSecond.toLocaleString('en-US')} calls per wall second (best ${r.callsPerWallSecondBest.toLocaleString('en-US')}), ` +
-        `${r.callsPerCpuSecond.toLocaleString('en-US')} per CPU second; ${r.nsPerCall} ns wall, ${r.cpuNsPerCall} ns CPU per call`,
-    );
+    console.log(line('this build', r));
+    if (r.baseline !== undefined) console.log(line('baseline', r.baseline));
   }
   const c = results.cascade60sCold;
   console.log(`  the same scenario as the first run of a fresh process (JIT cold): ${c.wallMs} ms wall, ${c.cpuMs} ms CPU`);
   console.log('');
   console.log('where the time goes, per simulated call (about two engine events per call: its arrival and its completion):');
-  console.log(`  engine hop floor (one reaction + one tick per event) × 2:  ${round(results.hopFloorNsPerEvent * 2)} ns`);
+  console.log(`  engine drain floor (one reaction drained per event) × 2:   ${round(results.drainFloorNsPerEvent * 2)} ns`);
+  console.log(`  (without process._tickCallback, a reaction + a tick × 2:  ${round(results.hopFloorNsPerEvent * 2)} ns)`);
   console.log(`  (an event-loop turn per event instead, setImmediate × 2:  ${round(results.immediateNsPerEvent * 2)} ns)`);
   console.log(`  the model without policies (hops included):               ${results.noPolicy.nsPerCall} ns (CPU ${results.noPolicy.cpuNsPerCall})`);
   console.log(`  the four policies on top of it:                            ${results.fourPolicies.nsPerCall - results.noPolicy.nsPerCall} ns (CPU ${results.fourPolicies.cpuNsPerCall - results.noPolicy.cpuNsPerCall})`);

@@ -54,6 +54,16 @@ export class TimerHeap {
     this.up(this.count++, timer.time, timer.seq, timer);
   }
 
+  /** Removes and returns the first timer if it is due by `untilMs` (one look at the top, not two). */
+  popDue(untilMs: number): Timer | undefined {
+    this.dropStale();
+    if (this.count === 0 || this.times[0]! > untilMs) return undefined;
+    const top = this.timers[0]!;
+    this.removeTop();
+    top.pending = false;
+    return top;
+  }
+
   pop(): Timer | undefined {
     this.dropStale();
     if (this.count === 0) return undefined;

@@ -213,12 +213,21 @@ export class Recorder {
     for (let s = seconds - 1; s >= 0; s--) {
       if (this.firstOfSecond[s] === -1) this.firstOfSecond[s] = this.firstOfSecond[s + 1]!;
     }
+    // One pass over the requests: each second's finished latencies land in their own stretch of
+    // `scratch`, so afterwards it holds the run's (the order is irrelevant to a percentile).
     const scratch = new Float64Array(this.count);
+    const slo = scenario.sloMs ?? Infinity;
+    const all = new Tally();
     const breakers = breakersPerInstance * scenario.instances;
     const series: SimulationSecond[] = [];
     for (let s = 0; s < seconds; s++) {
       const spanMs = Math.min(1000, endMs - s * 1000);
-      const counts = this.counts(scenario, this.firstOfSecond[s]!, this.firstOfSecond[s + 1]!, scratch, {
+      const from = this.firstOfSecond[s]!;
+      const to = this.firstOfSecond[s + 1]!;
+      const tally = new Tally();
+      const offset = all.finished;
+      this.scan(from, to, slo, scratch, offset, tally, all);
+      const counts = this.counts(to - from, tally, scratch.subarray(offset, offset + tally.finished), {
         retries: this.retries[s]!,
         callerRetries: this.callerRetries[s]!,
         downstreamCalls: this.downstreamCalls[s]!,
@@ -235,7 +244,7 @@ export class Recorder {
       });
     }
     const sum = (values: Float64Array): number => values.subarray(0, seconds).reduce((a, b) => a + b, 0);
-    const totals = this.counts(scenario, 0, this.count, scratch, {
+    const totals = this.counts(this.count, all, scratch, {
       retries: sum(this.retries),
       callerRetries: sum(this.callerRetries),
       downstreamCalls: sum(this.downstreamCalls),
@@ -265,11 +274,55 @@ export class Recorder {
     };
   }
 
+  /**
+   * Tallies requests `[from, to)` into `tally` and `all` (the run's totals, which see every
+   * request in id order, so their latency sum adds up in the same order as one pass over the
+   * run would). Finished latencies go to `scratch` from `tally.finished + offset` on.
+   */
+  private scan(from: number, to: number, slo: number, scratch: Float64Array, offset: number, tally: Tally, all: Tally): void {
+    const outcomes = this.outcome;
+    const latencies = this.latencyMs;
+    let finished = offset;
+    let total = 0;
+    let max = -Infinity;
+    let allTotal = all.totalMs;
+    for (let id = from; id < to; id++) {
+      const outcome = outcomes[id]!;
+      if (outcome === OUTCOME.UNFINISHED) {
+        tally.unfinished++;
+        continue;
+      }
+      const latency = latencies[id]!;
+      scratch[finished++] = latency;
+      total += latency;
+      allTotal += latency;
+      if (latency > max) max = latency;
+      if (outcome === OUTCOME.SUCCEEDED) {
+        tally.succeeded++;
+        if (latency <= slo) tally.goodput++;
+      } else if (outcome === OUTCOME.FALLBACK) tally.fallbacks++;
+      else if (outcome === OUTCOME.FAILED) tally.failed++;
+      else tally.shed++;
+    }
+    tally.finished = finished - offset;
+    tally.totalMs = total;
+    tally.maxMs = max;
+    all.totalMs = allTotal;
+    all.succeeded += tally.succeeded;
+    all.fallbacks += tally.fallbacks;
+    all.failed += tally.failed;
+    all.shed += tally.shed;
+    all.unfinished += tally.unfinished;
+    all.goodput += tally.goodput;
+    all.finished += tally.finished;
+    if (max > all.maxMs) all.maxMs = max;
+  }
+
+  /** `latencies`: the finished requests' latencies (reordered by the percentile selection). */
   private counts(
-    scenario: ResolvedScenario,
-    from: number,
-    to: number,
-    scratch: Float64Array,
+    sent: number,
+    tally: Tally,
+    latencies: Float64Array,
     timed: {
       retries: number;
       callerRetries: number;
@@ -280,46 +333,19 @@ export class Recorder {
       breakerTransitions: number;
     },
   ): SimulationCounts {
-    const slo = scenario.sloMs ?? Infinity;
-    let succeeded = 0;
-    let fallbacks = 0;
-    let failed = 0;
-    let shed = 0;
-    let unfinished = 0;
-    let goodput = 0;
-    let finished = 0;
-    let total = 0;
-    let max = -Infinity;
-    for (let id = from; id < to; id++) {
-      const outcome = this.outcome[id]!;
-      if (outcome === OUTCOME.UNFINISHED) {
-        unfinished++;
-        continue;
-      }
-      const latency = this.latencyMs[id]!;
-      scratch[finished++] = latency;
-      total += latency;
-      if (latency > max) max = latency;
-      if (outcome === OUTCOME.SUCCEEDED) {
-        succeeded++;
-        if (latency <= slo) goodput++;
-      } else if (outcome === OUTCOME.FALLBACK) fallbacks++;
-      else if (outcome === OUTCOME.FAILED) failed++;
-      else shed++;
-    }
-    const sent = to - from;
+    const finished = tally.finished;
     return {
       sent,
-      succeeded,
-      fallbacks,
-      failed,
-      shed,
-      unfinished,
-      goodput,
-      p50Ms: finished === 0 ? null : ms(percentile(scratch, finished, 0.5)),
-      p99Ms: finished === 0 ? null : ms(percentile(scratch, finished, 0.99)),
-      maxMs: finished === 0 ? null : ms(max),
-      meanMs: finished === 0 ? null : ms(total / finished),
+      succeeded: tally.succeeded,
+      fallbacks: tally.fallbacks,
+      failed: tally.failed,
+      shed: tally.shed,
+      unfinished: tally.unfinished,
+      goodput: tally.goodput,
+      p50Ms: finished === 0 ? null : ms(percentile(latencies, finished, 0.5)),
+      p99Ms: finished === 0 ? null : ms(percentile(latencies, finished, 0.99)),
+      maxMs: finished === 0 ? null : ms(tally.maxMs),
+      meanMs: finished === 0 ? null : ms(tally.totalMs / finished),
       attempts: sent + timed.callerRetries,
       callerRetries: timed.callerRetries,
       retries: timed.retries,
@@ -329,4 +355,17 @@ export class Recorder {
       breakerTransitions: timed.breakerTransitions,
     };
   }
+}
+
+/** Outcome counts and latency sums of a range of requests. */
+class Tally {
+  succeeded = 0;
+  fallbacks = 0;
+  failed = 0;
+  shed = 0;
+  unfinished = 0;
+  goodput = 0;
+  finished = 0;
+  totalMs = 0;
+  maxMs = -Infinity;
 }

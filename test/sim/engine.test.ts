@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as bw from '../../src/index.js';
-import { SimulationEngine, Timer, createRandom } from '../../src/sim/index.js';
+import { SimulationEngine, Timer, createRandom, simulate, type Scenario, type SimulationReport } from '../../src/sim/index.js';
 import { TimerHeap } from '../../src/sim/heap.js';
 import { TestClock } from '../../src/testing/index.js';
 
@@ -264,5 +264,50 @@ describe('the engine agrees with TestClock', () => {
       }),
       { numRuns: 60 },
     );
+  });
+});
+
+describe('settling without process._tickCallback', () => {
+  const scenario = (): Scenario => ({
+    durationMs: 4_000,
+    seed: 3,
+    load: { rps: 300, instances: 2 },
+    downstream: {
+      servers: 4,
+      latencyMs: { lognormal: { p50Ms: 10, p99Ms: 40 } },
+      phases: [{ atMs: 1_500, latencyMs: 300, errorRate: 0.4, label: 'bad deploy' }],
+    },
+    policy: ({ clock, random }) =>
+      bw.pipeline(
+        bw.retry({ maxRetries: 2, clock, random }),
+        bw.circuitBreaker({ halfOpenAfterMs: 500, consecutiveFailures: 5, clock }),
+        bw.bulkhead({ maxConcurrent: 3, maxQueue: 2, clock }),
+        bw.timeout(100, { clock }),
+      ),
+    callers: { timeoutMs: 400, retries: 1 },
+    sloMs: 150,
+  });
+
+  it('this Node has the hook the engine drains with (else every run takes the fallback)', () => {
+    expect(typeof (process as { _tickCallback?: unknown })._tickCallback).toBe('function');
+  });
+
+  it('the sentinel-and-tick fallback gives the same report, byte for byte', async () => {
+    const withDrain = JSON.stringify(await simulate(scenario()));
+    vi.resetModules();
+    const host = process as { _tickCallback?: unknown };
+    const hook = host._tickCallback;
+    host._tickCallback = undefined;
+    let fresh: typeof import('../../src/sim/index.js');
+    try {
+      // The engine reads the hook once, when its module is evaluated.
+      fresh = await import('../../src/sim/index.js');
+    } finally {
+      host._tickCallback = hook;
+    }
+    expect(fresh.simulate).not.toBe(simulate);
+    const withTicks = JSON.stringify(await fresh.simulate(scenario()));
+    expect(withTicks).toBe(withDrain);
+    expect((JSON.parse(withDrain) as SimulationReport).totals.breakerTransitions).toBeGreaterThan(0);
   });
 });
