@@ -25,6 +25,8 @@ export type {
   TimeoutEvent,
   RetryEvent,
   StateChangeEvent,
+  CallEvents,
+  DiagnosticsMessage,
 } from './core/events.js';
 export { handleAll, handleType, type ErrorFilter, type ResultFilter, type HandleOptions } from './core/handle.js';
 

@@ -8,6 +8,7 @@ import {
   pipeline,
   rateLimiter,
   retry,
+  constantBackoff,
   timeout,
   type CircuitState,
   type ExecutionContext,
@@ -15,7 +16,11 @@ import {
   type Pipeline,
   type Policy,
   type PolicyResult,
+  type CallEvents,
+  type DiagnosticsMessage,
+  type RetryEvent,
 } from '../src/index.js';
+import type { HookDone } from '../src/http/fastify.js';
 import { guard as expressGuard, type GuardOptions } from '../src/http/express.js';
 import type { FastifyGuardOptions } from '../src/http/fastify.js';
 import { resilientFetch } from '../src/http/fetch.js';
@@ -156,5 +161,33 @@ describe('public types: what execute resolves to', () => {
     type GuardKeys = 'onRejected' | 'rateLimitHeaders' | 'retryAfterSeconds' | 'deadlineHeader' | 'deadlineMs' | 'clock';
     expectTypeOf<keyof GuardOptions>().toEqualTypeOf<GuardKeys>();
     expectTypeOf<keyof FastifyGuardOptions>().toEqualTypeOf<GuardKeys>();
+  });
+  it('names every type a public signature uses: DiagnosticsMessage, CallEvents, HookDone', async () => {
+    const clock = new TestClock();
+    const seen: DiagnosticsMessage<RetryEvent>[] = [];
+    const { default: diagnosticsChannel } = await import('node:diagnostics_channel');
+    const onMessage = (message: unknown): void => {
+      seen.push(message as DiagnosticsMessage<RetryEvent>);
+    };
+    diagnosticsChannel.subscribe('breakwater:retry', onMessage);
+    try {
+      const policy = retry({ name: 'typed', maxRetries: 1, backoff: constantBackoff(0), clock });
+      let calls = 0;
+      const done = policy.execute(async () => {
+        if (calls++ === 0) throw new Error('once');
+        return 'ok';
+      });
+      await clock.advance(0);
+      expect(await done).toBe('ok');
+    } finally {
+      diagnosticsChannel.unsubscribe('breakwater:retry', onMessage);
+    }
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.policy).toBe('typed');
+    expect(seen[0]!.event).toBe('retry');
+    expect(seen[0]!.attempt).toBe(2); // the attempt about to run, as documented
+    expectTypeOf(seen[0]!.attempt).toEqualTypeOf<number>();
+    expectTypeOf<keyof CallEvents>().toEqualTypeOf<'success' | 'failure'>();
+    expectTypeOf<HookDone>().toEqualTypeOf<(error?: Error) => void>();
   });
 });

@@ -41,10 +41,25 @@ export interface StateChangeEvent<S extends string = string> {
   readonly to: S;
 }
 
+/** The events of a whole call: what a pipeline reports once per `execute`. */
 export interface CallEvents {
+  /** The call returned a value. */
   success: SuccessEvent;
+  /** The call threw or rejected. */
   failure: FailureEvent;
 }
+
+/**
+ * A message on a `breakwater:<event>` diagnostics channel: the event's payload, plus the name
+ * of the policy that sent it and the event's name. `node:diagnostics_channel` types messages as
+ * `unknown`; cast to this in a subscriber (`DiagnosticsMessage<RetryEvent>` for one event).
+ */
+export type DiagnosticsMessage<Payload extends object = Record<string, unknown>> = Payload & {
+  /** The sending policy's `name`. */
+  readonly policy: string;
+  /** The event's name, as in `policy.on(event, …)`: `'retry'`, `'stateChange'`, … */
+  readonly event: string;
+};
 
 /**
  * The channel of every event name a policy declared, `breakwater:<event>`, in one object: `wants`

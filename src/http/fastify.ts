@@ -39,7 +39,8 @@ export interface FastifyReplyLike {
   send(payload?: unknown): FastifyReplyLike;
 }
 
-type HookDone = (error?: Error) => void;
+/** The `done` callback Fastify hands an `onRequest` hook: call it once, with an error to fail the request. */
+export type HookDone = (error?: Error) => void;
 
 /** The parts of a FastifyInstance the guard uses. */
 export interface FastifyInstanceLike {
