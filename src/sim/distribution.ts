@@ -26,6 +26,13 @@ const Z99 = 2.3263478740408408;
 /**
  * Φ⁻¹(p), the standard normal quantile, by Acklam's rational approximation (relative error
  * below 1.2e-9 over (0, 1)): one uniform number per sample, so streams stay aligned.
+ *
+ * @example
+ * ```ts
+ * import { normalQuantile } from 'breakwater/sim';
+ *
+ * console.log(normalQuantile(0.5), normalQuantile(0.99).toFixed(4)); // 0 2.3263
+ * ```
  */
 export function normalQuantile(p: number): number {
   const a = [-39.69683028665376, 220.9460984245205, -275.9285104469687, 138.357751867269, -30.66479806614716, 2.506628277459239];
@@ -110,7 +117,17 @@ function only(option: string, value: object, key: string): void {
   }
 }
 
-/** Validates a `Distribution` and returns its sampler; `option` names it in error messages. */
+/**
+ * Validates a `Distribution` and returns its sampler; `option` names it in error messages.
+ *
+ * @example
+ * ```ts
+ * import { samplerOf } from 'breakwater/sim';
+ *
+ * const serviceTime = samplerOf('latencyMs', { lognormal: { p50Ms: 20, p99Ms: 60 } });
+ * console.log(serviceTime(0.5)); // 20: the median
+ * ```
+ */
 export function samplerOf(option: string, value: unknown): Sampler {
   if (typeof value === 'number') {
     const ms = checkNumber(option, value, { min: 0 });
