@@ -42,7 +42,7 @@ const defaultQueueSize: LimitFunction = () => 4;
  * import { adaptiveConcurrency, gradient2Limit, windowedLimit } from 'breakwater';
  *
  * // the default estimator, with a higher floor and ceiling
- * const limiter = adaptiveConcurrency({ limit: windowedLimit(gradient2Limit({ minLimit: 50, maxConcurrency: 500 })) });
+ * const limiter = adaptiveConcurrency({ limit: windowedLimit(gradient2Limit({ initialLimit: 50, minLimit: 50, maxConcurrency: 500 })) });
  * ```
  */
 export function gradient2Limit(options?: Gradient2LimitOptions): Gradient2Limit {
@@ -68,7 +68,7 @@ export function gradient2Limit(options?: Gradient2LimitOptions): Gradient2Limit 
  *
  * const limit = gradient2Limit();
  * limit.onSample({ rttMs: 20, inflight: 20, dropped: false });
- * console.log(limit.limit, limit.baselineRttMs); // the limit, and the baseline of 20 ms
+ * console.log(limit.limit, limit.baselineRttMs); // 20 20
  * ```
  */
 export class Gradient2Limit extends LimitBase {

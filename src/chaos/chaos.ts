@@ -90,7 +90,7 @@ const CHAOS_OPTIONS = optionNames<ChaosOptions>({
  *   latencyMs: 2000,
  *   enabled: () => process.env['CHAOS'] === 'on',
  * });
- * const protectedCall = pipeline(circuitBreaker({ failureRatio: 0.5, windowMs: 10_000 }), timeout(250), slowDownstream);
+ * const protectedCall = pipeline(circuitBreaker({ halfOpenAfterMs: 5_000, failureRatio: 0.5, windowMs: 10_000 }), timeout(250), slowDownstream);
  * ```
  */
 export function chaos(options: ChaosOptions): ChaosPolicy {

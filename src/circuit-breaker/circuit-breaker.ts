@@ -76,7 +76,7 @@ function isRefusal(admission: Permit | CircuitOpenError): admission is CircuitOp
  * ```ts
  * import { circuitBreaker } from 'breakwater';
  *
- * const breaker = circuitBreaker({ consecutiveFailures: 3 });
+ * const breaker = circuitBreaker({ halfOpenAfterMs: 5_000, consecutiveFailures: 3 });
  * for (let i = 0; i < 3; i++) await breaker.execute(() => Promise.reject(new Error('503'))).catch(() => {});
  * console.log(breaker.state, breaker.stats.consecutiveFailures); // open 3
  * const saved = JSON.stringify(breaker); // resume it elsewhere: circuitBreaker({ initialState: JSON.parse(saved) })

@@ -175,7 +175,7 @@ export class CircuitOpenError extends BreakwaterError {
  * ```ts
  * import { CircuitIsolatedError, circuitBreaker } from 'breakwater';
  *
- * const breaker = circuitBreaker();
+ * const breaker = circuitBreaker({ halfOpenAfterMs: 5_000 });
  * const release = breaker.isolate(); // maintenance: refuse every call
  * await breaker.execute(() => 'never runs').catch((error) => {
  *   console.log(error instanceof CircuitIsolatedError, error.code); // true ERR_CIRCUIT_ISOLATED
@@ -418,7 +418,7 @@ export function isBreakwaterError(value: unknown): value is BreakwaterError {
  * ```ts
  * import { circuitBreaker, isFastRefusal } from 'breakwater';
  *
- * const breaker = circuitBreaker();
+ * const breaker = circuitBreaker({ halfOpenAfterMs: 5_000 });
  * const answer = await breaker.execute(() => fetch('https://example.com')).catch((error) => {
  *   if (isFastRefusal(error)) return new Response(null, { status: 503 }); // no call was made: shed
  *   throw error;

@@ -72,7 +72,7 @@ export function fallback<F, R = unknown>(
  * import { fallback } from 'breakwater';
  *
  * const cached = fallback(() => ({ cached: true }), { name: 'profile' });
- * cached.on('fallback', ({ error }) => console.log('served the cached profile after', error));
+ * cached.on('fallback', ({ error }) => console.log('served the cached profile after', String(error)));
  * const profile = await cached.execute(() => Promise.reject(new Error('503')));
  * console.log(profile); // { cached: true }
  * ```

@@ -151,7 +151,7 @@ const ERROR_HANDLER_OPTIONS: readonly string[] = Object.freeze(['retryAfterSecon
  * import { resilientFetch } from 'breakwater/fetch';
  * import { circuitBreaker } from 'breakwater';
  *
- * const inventory = resilientFetch(circuitBreaker());
+ * const inventory = resilientFetch(circuitBreaker({ halfOpenAfterMs: 5_000 }));
  * const app = express();
  * app.get('/items', async (_req, res) => {
  *   res.json(await (await inventory('http://inventory.internal/items')).json()); // an open breaker rejects

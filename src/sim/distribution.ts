@@ -125,7 +125,7 @@ function only(option: string, value: object, key: string): void {
  * import { samplerOf } from 'breakwater/sim';
  *
  * const serviceTime = samplerOf('latencyMs', { lognormal: { p50Ms: 20, p99Ms: 60 } });
- * console.log(serviceTime(0.5)); // 20: the median
+ * console.log(serviceTime(0.5)); // 20 (up to rounding): the median
  * ```
  */
 export function samplerOf(option: string, value: unknown): Sampler {

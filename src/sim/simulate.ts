@@ -283,7 +283,7 @@ function isPolicy(value: unknown): value is Policy {
  *     latencyMs: { lognormal: { p50Ms: 20, p99Ms: 60 } },
  *     phases: [{ atMs: 5_000, latencyMs: 2_000, label: 'bad deploy' }],
  *   },
- *   policy: ({ clock }) => pipeline(bulkhead({ maxConcurrent: 10, clock }), circuitBreaker({ clock }), timeout(100, { clock })),
+ *   policy: ({ clock }) => pipeline(bulkhead({ maxConcurrent: 10, clock }), circuitBreaker({ halfOpenAfterMs: 1_000, clock }), timeout(100, { clock })),
  *   callers: { timeoutMs: 1_000 },
  *   sloMs: 300,
  * });

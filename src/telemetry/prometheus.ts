@@ -135,7 +135,7 @@ export const METRIC_NAMES = {
  * import { bulkhead, circuitBreaker } from 'breakwater';
  * import { instrument } from 'breakwater/prometheus';
  *
- * const detach = instrument(circuitBreaker({ name: 'payments' }), { client }); // client.register
+ * const detach = instrument(circuitBreaker({ halfOpenAfterMs: 5_000, name: 'payments' }), { client }); // client.register
  * const registry = new client.Registry();
  * instrument(bulkhead({ maxConcurrent: 10, name: 'db' }), { client, registry }); // or your own Registry
  * console.log(await registry.metrics()); // breakwater_bulkhead_active{policy="db"} 0, …
