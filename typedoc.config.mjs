@@ -1,5 +1,6 @@
 // API reference: `npm run docs:api` writes HTML to build/api (gitignored); `npm run docs:api:check`
-// fails when an exported name has no doc comment.
+// (scripts/check-api-docs.mjs) fails when an exported name or member has no doc comment, or an
+// exported function or class has no `@example`.
 //
 // The entry points are the package's public subpaths, read from tsup.config.ts (its `entry`
 // object: one line per subpath) and checked against package.json "exports": a new subpath
@@ -100,6 +101,40 @@ export default {
     invalidLink: true,
     notDocumented: true,
   },
-  // The exported names themselves; their members are held to it too once every name has its comment.
-  requiredToBeDocumented: ['Class', 'Function', 'Variable', 'Interface', 'TypeAlias', 'Enum'],
+  // The exported names and their public members (option properties, methods, accessors,
+  // constructors); scripts/check-api-docs.mjs adds the `@example` on every function and class.
+  requiredToBeDocumented: [
+    'Class',
+    'Function',
+    'Variable',
+    'Interface',
+    'TypeAlias',
+    'Enum',
+    'EnumMember',
+    'Property',
+    'Method',
+    'Accessor',
+    'Constructor',
+  ],
+  // Members of type literals written on one line, which their parent's comment documents:
+  // - the brand `PolicyResult` matches on (`P extends { readonly [RESULT]: infer R }`), a
+  //   type-level pattern with no value and nothing for a reader to set;
+  // - the constructor types of prom-client's classes (the property says which class);
+  // - the forms of a `Distribution` and the fields of `Scenario.callers`, each listed with its
+  //   meaning in the comment of the alias or the property.
+  intentionallyNotDocumented: [
+    'index.PolicyResult.__type.[RESULT]',
+    'telemetry/prometheus.PromClientLike.Counter.__type',
+    'telemetry/prometheus.PromClientLike.Histogram.__type',
+    'telemetry/prometheus.PromClientLike.Gauge.__type',
+    'sim.Distribution.__type.constant',
+    'sim.Distribution.__type.exponential',
+    'sim.Distribution.__type.exponential.__type.meanMs',
+    'sim.Distribution.__type.lognormal',
+    'sim.Distribution.__type.lognormal.__type.p50Ms',
+    'sim.Distribution.__type.lognormal.__type.p99Ms',
+    'sim.Distribution.__type.percentiles',
+    'sim.Scenario.callers.__type.timeoutMs',
+    'sim.Scenario.callers.__type.retries',
+  ],
 };

@@ -28,6 +28,7 @@ import { gradient2Limit } from './gradient2.js';
 import type { Limit } from './limit.js';
 import { windowedLimit } from './windowed.js';
 
+/** Options of `adaptiveConcurrency()`; all optional. */
 export interface AdaptiveConcurrencyOptions {
   /** The estimator that sets the limit (default `windowedLimit(gradient2Limit())`). */
   limit?: Limit | undefined;
@@ -41,12 +42,15 @@ export interface AdaptiveConcurrencyOptions {
    * full, rate limited) and an HTTP 429 or 503 from `breakwater/fetch`.
    */
   isDrop?: ErrorFilter | undefined;
+  /** Time source of round-trip times, the queue timeout and event durations; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
+  /** Names the limiter in its events and telemetry; default `'adaptive-concurrency'`. */
   name?: string | undefined;
 }
 
 const ADAPTIVE_CONCURRENCY_OPTIONS = optionNames<AdaptiveConcurrencyOptions>({ limit: true, maxQueue: true, queueTimeoutMs: true, isDrop: true, clock: true, name: true });
 
+/** The events an adaptive concurrency limiter emits; subscribe with `on(event, listener)`. */
 export interface AdaptiveConcurrencyEvents {
   /** A call ran and succeeded; `durationMs` counts from arrival (queue wait included). */
   success: SuccessEvent;
@@ -65,14 +69,21 @@ export const ADAPTIVE_CONCURRENCY_EVENTS = eventNames<AdaptiveConcurrencyEvents>
   limitChange: true,
 });
 
+/** Payload of `limitChange`: the estimator moved the integer limit. */
 export interface LimitChangeEvent {
+  /** The limit before the change. */
   readonly from: number;
+  /** The limit after the change. */
   readonly to: number;
 }
 
+/** A snapshot of an adaptive limiter's state (`limiter.stats`). */
 export interface AdaptiveConcurrencyStats {
+  /** The current limit: calls of `fn` admitted at once. */
   readonly limit: number;
+  /** Calls of `fn` in flight (slots taken). */
   readonly active: number;
+  /** Callers waiting for a slot. */
   readonly queued: number;
   /** Cumulative count of `ConcurrencyLimitError` rejections (full queue and queue timeouts). */
   readonly rejected: number;
@@ -81,6 +92,9 @@ export interface AdaptiveConcurrencyStats {
 /**
  * Failures that say "the downstream is overloaded": they cut the limit like a lost packet cuts
  * a TCP window. Structural for HTTP statuses, so this file needs nothing from `src/http`.
+ *
+ * The default `isDrop` of `adaptiveConcurrency`: a `TimeoutError`, a full bulkhead, a rate
+ * limit, an open circuit, or an `HttpStatusError` of 429 or 503.
  */
 export const isOverloadError: ErrorFilter = (error) => {
   if (
@@ -100,6 +114,20 @@ export const isOverloadError: ErrorFilter = (error) => {
  * A bulkhead whose size follows the downstream: admits while `active < limit`, queues (FIFO)
  * or refuses with `ConcurrencyLimitError` beyond it, and reports every call it ran to the
  * estimator (`limit`), which moves the limit.
+ *
+ * @example
+ * ```ts
+ * import { ConcurrencyLimitError, adaptiveConcurrency, pipeline, timeout } from 'breakwater';
+ *
+ * const inventory = adaptiveConcurrency({ maxQueue: 50, queueTimeoutMs: 100, name: 'inventory' });
+ * inventory.on('limitChange', ({ from, to }) => console.log(`inventory limit ${from} → ${to}`));
+ * // the limiter outside the timeout: a call that times out frees its slot, and counts as a drop
+ * const call = pipeline(inventory, timeout(2_000));
+ * const res = await call.execute(({ signal }) => fetch('https://example.com/stock', { signal })).catch((error) => {
+ *   if (error instanceof ConcurrencyLimitError) return new Response(null, { status: 503 });
+ *   throw error;
+ * });
+ * ```
  */
 export function adaptiveConcurrency(options?: AdaptiveConcurrencyOptions): AdaptiveConcurrency {
   const opts = checkOptionsObject('adaptiveConcurrency', options, false, ADAPTIVE_CONCURRENCY_OPTIONS);
@@ -224,6 +252,19 @@ class SamplePermit extends Permit {
   }
 }
 
+/**
+ * An adaptive concurrency limiter, built by `adaptiveConcurrency()`: a bulkhead whose size its
+ * estimator (`limit`) moves with the downstream's latency and drops.
+ *
+ * @example
+ * ```ts
+ * import { adaptiveConcurrency, aimdLimit } from 'breakwater';
+ *
+ * const limiter = adaptiveConcurrency({ limit: aimdLimit({ timeoutMs: 100 }) });
+ * await limiter.execute(() => fetch('https://example.com'));
+ * console.log(limiter.stats); // { limit: 20, active: 0, queued: 0, rejected: 0 }
+ * ```
+ */
 export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   readonly kind = 'adaptive-concurrency';
   protected readonly eventNames = ADAPTIVE_CONCURRENCY_EVENTS;
@@ -244,7 +285,9 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   /** @internal Use `adaptiveConcurrency()`, which validates the options. */
   constructor(
     private readonly source: Limit,
+    /** Callers allowed to wait for a slot (0: none, Infinity: unbounded). */
     readonly maxQueue: number,
+    /** Longest wait in the queue, in milliseconds; undefined when there is no limit of its own. */
     readonly queueTimeoutMs: number | undefined,
     private readonly dropFilter: ErrorFilter,
     clock: Clock,
@@ -284,6 +327,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     return this.gate.queued;
   }
 
+  /** Limit, calls in flight, callers queued and refusals so far. */
   get stats(): AdaptiveConcurrencyStats {
     return { limit: this.source.limit, active: this.gate.active, queued: this.gate.queued, rejected: this.rejectedCount };
   }

@@ -2,6 +2,7 @@ import { checkNumber, checkOptionsObject, optionalNumber, optionNames } from '..
 import { LimitBase, usableInflight, type LimitSample } from './limit.js';
 import { checkLimitRange } from './options.js';
 
+/** Options of `aimdLimit()`; all optional. */
 export interface AimdLimitOptions {
   /** Limit before any sample (default 20). */
   initialLimit?: number | undefined;
@@ -21,6 +22,14 @@ const AIMD_LIMIT_OPTIONS = optionNames<AimdLimitOptions>({ initialLimit: true, m
  * Netflix concurrency-limits' AIMDLimit: additive increase (one per sample while the limit
  * is in use), multiplicative decrease on a drop or a call slower than `timeoutMs`. Loss-based:
  * latency below `timeoutMs` never lowers it. The reference's recommendation for clients.
+ *
+ * @example
+ * ```ts
+ * import { adaptiveConcurrency, aimdLimit } from 'breakwater';
+ *
+ * // a call slower than 100 ms, or one that failed as overloaded, cuts the limit by 10 %
+ * const limiter = adaptiveConcurrency({ limit: aimdLimit({ initialLimit: 20, maxLimit: 100, timeoutMs: 100 }) });
+ * ```
  */
 export function aimdLimit(options?: AimdLimitOptions): AimdLimit {
   const opts = checkOptionsObject('aimdLimit', options, false, AIMD_LIMIT_OPTIONS);
@@ -37,10 +46,25 @@ export function aimdLimit(options?: AimdLimitOptions): AimdLimit {
   return new AimdLimit(initialLimit, minLimit, maxLimit, backoffRatio, timeoutMs);
 }
 
+/**
+ * The AIMD estimator `aimdLimit()` builds: +1 per sample while the limit is in use, × `backoffRatio` on a drop.
+ *
+ * @example
+ * ```ts
+ * import { aimdLimit } from 'breakwater';
+ *
+ * const limit = aimdLimit({ initialLimit: 20, minLimit: 5 });
+ * limit.onSample({ rttMs: 10, inflight: 20, dropped: true }); // a drop: 20 × 0.9
+ * console.log(limit.limit); // 18
+ * ```
+ */
 export class AimdLimit extends LimitBase {
+  /** @hidden Skips validation: build one with `aimdLimit()`. */
   constructor(
     initialLimit: number,
+    /** The floor of the limit. */
     readonly minLimit: number,
+    /** The ceiling of the limit. */
     readonly maxLimit: number,
     private readonly backoffRatio: number,
     private readonly timeoutMs: number,

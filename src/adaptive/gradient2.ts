@@ -2,6 +2,7 @@ import { checkNumber, checkOptionsObject, optionalNumber, optionNames } from '..
 import { ExpAvgMeasurement, LimitBase, usableInflight, usableRtt, type LimitSample } from './limit.js';
 import { checkLimitRange, numberOrFunction, type LimitFunction } from './options.js';
 
+/** Options of `gradient2Limit()`; all optional, the reference's defaults. */
 export interface Gradient2LimitOptions {
   /** Limit before any sample (default 20). */
   initialLimit?: number | undefined;
@@ -35,6 +36,14 @@ const defaultQueueSize: LimitFunction = () => 4;
  *
  * One change from the reference, which grows without bound under steady overload: see
  * `Gradient2Limit.onSample`.
+ *
+ * @example
+ * ```ts
+ * import { adaptiveConcurrency, gradient2Limit, windowedLimit } from 'breakwater';
+ *
+ * // the default estimator, with a higher floor and ceiling
+ * const limiter = adaptiveConcurrency({ limit: windowedLimit(gradient2Limit({ initialLimit: 50, minLimit: 50, maxConcurrency: 500 })) });
+ * ```
  */
 export function gradient2Limit(options?: Gradient2LimitOptions): Gradient2Limit {
   const opts = checkOptionsObject('gradient2Limit', options, false, GRADIENT2_LIMIT_OPTIONS);
@@ -50,14 +59,29 @@ export function gradient2Limit(options?: Gradient2LimitOptions): Gradient2Limit 
   return new Gradient2Limit(initialLimit, minLimit, maxConcurrency, smoothing, queueSize, longWindow, rttTolerance);
 }
 
+/**
+ * The Gradient2 estimator `gradient2Limit()` builds; `baselineRttMs` is the long-term RTT it compares against.
+ *
+ * @example
+ * ```ts
+ * import { gradient2Limit } from 'breakwater';
+ *
+ * const limit = gradient2Limit();
+ * limit.onSample({ rttMs: 20, inflight: 20, dropped: false });
+ * console.log(limit.limit, limit.baselineRttMs); // 20 20
+ * ```
+ */
 export class Gradient2Limit extends LimitBase {
   private estimate: number;
   /** The reference's long-term RTT, here a baseline that our own queueing cannot raise. */
   private readonly baseline: ExpAvgMeasurement;
 
+  /** @hidden Skips validation: build one with `gradient2Limit()`. */
   constructor(
     initialLimit: number,
+    /** The floor of the limit. */
     readonly minLimit: number,
+    /** The ceiling of the limit. */
     readonly maxConcurrency: number,
     private readonly smoothing: number,
     private readonly queueSize: LimitFunction,

@@ -34,13 +34,35 @@ export interface Limit {
   subscribe?(listener: (limit: number) => void): () => void;
 }
 
+/** What `Limit.subscribe` calls with the new integer limit, on each change. */
 export type LimitListener = (limit: number) => void;
 
-/** A base for estimators: the integer limit, published to subscribers on change only (`setLimit`). */
+/**
+ * A base for estimators: the integer limit, published to subscribers on change only (`setLimit`).
+ *
+ * Extend it for an estimator of your own: implement `onSample`, call `setLimit` to move the limit.
+ *
+ * @example
+ * ```ts
+ * import { LimitBase, adaptiveConcurrency, type LimitSample } from 'breakwater';
+ *
+ * // halves on a drop, +1 per success, within [1, 64]
+ * class HalvingLimit extends LimitBase {
+ *   constructor() {
+ *     super(8);
+ *   }
+ *   onSample(sample: LimitSample): void {
+ *     this.setLimit(sample.dropped ? Math.max(1, Math.floor(this.limit / 2)) : Math.min(64, this.limit + 1));
+ *   }
+ * }
+ * const limiter = adaptiveConcurrency({ limit: new HalvingLimit() });
+ * ```
+ */
 export abstract class LimitBase implements Limit {
   private current: number;
   private listeners: readonly LimitListener[] = [];
 
+  /** `initialLimit`: the limit before any sample, an integer ≥ 1. */
   protected constructor(initialLimit: number) {
     this.current = initialLimit;
   }
@@ -66,6 +88,7 @@ export abstract class LimitBase implements Limit {
     };
   }
 
+  /** Moves the limit to `next` (an integer ≥ 1) and tells the subscribers, if it changed. */
   protected setLimit(next: number): void {
     if (next === this.current) return;
     this.current = next;

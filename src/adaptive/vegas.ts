@@ -2,6 +2,7 @@ import { checkOptionsObject, optionalFunction, optionalNumber, optionNames } fro
 import { LimitBase, log10Root, usableInflight, usableRtt, type LimitSample } from './limit.js';
 import { checkLimitRange, numberOrFunction, type LimitFunction } from './options.js';
 
+/** Options of `vegasLimit()`; all optional, the reference's defaults. */
 export interface VegasLimitOptions {
   /** Limit before any sample (default 20). */
   initialLimit?: number | undefined;
@@ -40,6 +41,13 @@ const decreaseDefault: LimitFunction = (limit) => limit - log10Root(Math.floor(l
  * `limit × (1 − noLoadRtt / rtt)` from the lowest RTT seen, grows the limit while that queue is
  * short and shrinks it when it is long or a call was dropped. The default of the reference's
  * limiters. Like Gradient2 it wants averaged samples (`windowedLimit`).
+ *
+ * @example
+ * ```ts
+ * import { adaptiveConcurrency, vegasLimit, windowedLimit } from 'breakwater';
+ *
+ * const limiter = adaptiveConcurrency({ limit: windowedLimit(vegasLimit({ maxConcurrency: 200 })) });
+ * ```
  */
 export function vegasLimit(options?: VegasLimitOptions): VegasLimit {
   const opts = checkOptionsObject('vegasLimit', options, false, VEGAS_LIMIT_OPTIONS);
@@ -77,6 +85,19 @@ interface VegasSettings {
   readonly random: () => number;
 }
 
+/**
+ * The Vegas estimator `vegasLimit()` builds.
+ *
+ * @example
+ * ```ts
+ * import { vegasLimit } from 'breakwater';
+ *
+ * const limit = vegasLimit({ initialLimit: 10, maxConcurrency: 20, alpha: 3, beta: 6 });
+ * limit.onSample({ rttMs: 10, inflight: 10, dropped: false }); // the first RTT is the no-load RTT
+ * limit.onSample({ rttMs: 10, inflight: 11, dropped: false }); // no queue: grow by beta
+ * console.log(limit.limit); // 16
+ * ```
+ */
 export class VegasLimit extends LimitBase {
   private estimate: number;
   /** Lowest RTT since the last probe; 0 = none yet. */
@@ -84,6 +105,7 @@ export class VegasLimit extends LimitBase {
   private probeCount = 0;
   private probeJitter: number;
 
+  /** @hidden Skips validation: build one with `vegasLimit()`. */
   constructor(
     initialLimit: number,
     private readonly settings: VegasSettings,
@@ -93,10 +115,12 @@ export class VegasLimit extends LimitBase {
     this.probeJitter = this.nextJitter();
   }
 
+  /** The floor of the limit. */
   get minLimit(): number {
     return this.settings.minLimit;
   }
 
+  /** The ceiling of the limit. */
   get maxConcurrency(): number {
     return this.settings.maxConcurrency;
   }

@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { checkClock, checkNumber, checkOptionsObject, describeValue, optionalNumber, optionNames } from '../core/validate.js';
 import type { Limit, LimitListener, LimitSample } from './limit.js';
 
+/** Options of `windowedLimit()`; all optional. Durations in milliseconds. */
 export interface WindowedLimitOptions {
   /** Shortest window, ≥ 100 (default 1000). */
   minWindowMs?: number | undefined;
@@ -24,6 +25,15 @@ const WINDOWED_LIMIT_OPTIONS = optionNames<WindowedLimitOptions>({ minWindowMs: 
  * in-flight count, and whether any call was dropped. A call's RTT reflects the limit of one
  * round trip ago; updating once per window of at least a round trip keeps the estimator from
  * chasing its own echo, and averaging keeps one slow call from moving the limit.
+ *
+ * @example
+ * ```ts
+ * import { adaptiveConcurrency, vegasLimit, windowedLimit } from 'breakwater';
+ *
+ * // one averaged sample per window of 0.5–2 s holding at least 20 calls
+ * const limit = windowedLimit(vegasLimit(), { minWindowMs: 500, maxWindowMs: 2_000, windowSize: 20 });
+ * const limiter = adaptiveConcurrency({ limit });
+ * ```
  */
 export function windowedLimit(limit: Limit, options?: WindowedLimitOptions): WindowedLimit {
   if (typeof limit !== 'object' || limit === null || typeof limit.onSample !== 'function' || !('limit' in limit)) {
@@ -43,6 +53,19 @@ export function windowedLimit(limit: Limit, options?: WindowedLimitOptions): Win
   return new WindowedLimit(limit, minWindowMs, maxWindowMs, windowSize, minRttThresholdMs, clock);
 }
 
+/**
+ * The windowing wrapper `windowedLimit()` builds: it averages samples over a window and feeds
+ * `delegate` one sample per window. Its `limit` is the delegate's.
+ *
+ * @example
+ * ```ts
+ * import { gradient2Limit, windowedLimit } from 'breakwater';
+ *
+ * const limit = windowedLimit(gradient2Limit());
+ * limit.subscribe((value) => console.log(`limit → ${value}`));
+ * console.log(limit.limit === limit.delegate.limit); // true
+ * ```
+ */
 export class WindowedLimit implements Limit {
   private nextUpdateMs = -Infinity;
   // The current window, kept as plain fields: a sample allocates nothing.
@@ -53,6 +76,7 @@ export class WindowedLimit implements Limit {
   private dropped = false;
   private watchers: readonly LimitListener[] = [];
 
+  /** @hidden Skips validation: build one with `windowedLimit()`. */
   constructor(
     /** The estimator fed one sample per window. */
     readonly delegate: Limit,

@@ -9,6 +9,7 @@ import { runAdmitted } from '../core/permit.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames, optionalNumber } from '../core/validate.js';
 
+/** Options of `bulkhead()`. */
 export interface BulkheadOptions {
   /** Calls of `fn` allowed in flight at once (an integer ≥ 1). */
   maxConcurrent: number;
@@ -20,12 +21,15 @@ export interface BulkheadOptions {
    * still applies). Needs `maxQueue > 0`.
    */
   queueTimeoutMs?: number | undefined;
+  /** Time source of the queue timeout and of event durations; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
+  /** Names the bulkhead in its events and telemetry; default `'bulkhead'`. */
   name?: string | undefined;
 }
 
 const BULKHEAD_OPTIONS = optionNames<BulkheadOptions>({ maxConcurrent: true, maxQueue: true, queueTimeoutMs: true, clock: true, name: true });
 
+/** The events a bulkhead emits; subscribe with `on(event, listener)`. */
 export interface BulkheadEvents {
   /** A call the bulkhead ran succeeded; `durationMs` counts from arrival (queue wait included). */
   success: SuccessEvent;
@@ -37,14 +41,27 @@ export interface BulkheadEvents {
 
 export const BULKHEAD_EVENTS = eventNames<BulkheadEvents>({ success: true, failure: true, rejected: true });
 
+/** A snapshot of a bulkhead's counters (`bulkhead.stats`). */
 export interface BulkheadStats {
+  /** Calls of `fn` in flight (slots taken). */
   readonly active: number;
+  /** Callers waiting for a slot. */
   readonly queued: number;
   /** Cumulative count of `BulkheadFullError` rejections (full queue and queue timeouts). */
   readonly rejected: number;
 }
 
-/** Never more than `maxConcurrent` calls of `fn` in flight; up to `maxQueue` callers wait, FIFO. */
+/**
+ * Never more than `maxConcurrent` calls of `fn` in flight; up to `maxQueue` callers wait, FIFO.
+ *
+ * @example
+ * ```ts
+ * import { bulkhead } from 'breakwater';
+ *
+ * const db = bulkhead({ maxConcurrent: 10, maxQueue: 50, queueTimeoutMs: 200, name: 'db' });
+ * const res = await db.execute(({ signal }) => fetch('https://db.internal/query', { signal }));
+ * ```
+ */
 export function bulkhead(options: BulkheadOptions): Bulkhead {
   const opts = checkOptionsObject('bulkhead', options, true, BULKHEAD_OPTIONS);
   const maxConcurrent = checkNumber('maxConcurrent', opts['maxConcurrent'], { min: 1, integer: true });
@@ -81,6 +98,20 @@ function queueTimeoutError(ms: number): BulkheadFullError {
   }
 }
 
+/**
+ * A bulkhead policy, built by `bulkhead()`: at most `maxConcurrent` calls of `fn` in flight, up
+ * to `maxQueue` callers waiting in FIFO order, every other caller refused with
+ * `BulkheadFullError`.
+ *
+ * @example
+ * ```ts
+ * import { bulkhead } from 'breakwater';
+ *
+ * const db = bulkhead({ maxConcurrent: 2, maxQueue: 10 });
+ * await Promise.all([1, 2, 3].map((id) => db.execute(() => fetch(`https://example.com/users/${id}`))));
+ * console.log(db.stats); // { active: 0, queued: 0, rejected: 0 }
+ * ```
+ */
 export class Bulkhead extends PolicyBase<BulkheadEvents> {
   readonly kind = 'bulkhead';
   protected readonly eventNames = BULKHEAD_EVENTS;
@@ -90,8 +121,11 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
 
   /** @internal Use `bulkhead()`, which validates the options. */
   constructor(
+    /** Calls of `fn` allowed in flight at once. */
     readonly maxConcurrent: number,
+    /** Callers allowed to wait for a slot (0: none, Infinity: unbounded). */
     readonly maxQueue: number,
+    /** Longest wait in the queue, in milliseconds; undefined when there is no limit of its own. */
     readonly queueTimeoutMs: number | undefined,
     clock: Clock,
     name: string,
@@ -117,6 +151,7 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
     return this.gate.queued;
   }
 
+  /** Counters now: calls in flight, callers queued, refusals so far. */
   get stats(): BulkheadStats {
     return { active: this.gate.active, queued: this.gate.queued, rejected: this.rejectedCount };
   }

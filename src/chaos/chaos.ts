@@ -16,8 +16,10 @@ import {
 } from '../core/validate.js';
 
 /** A value, or a function of the attempt's context that produces it. */
+/** @inline */
 type PerCall<T> = T | ((ctx: ExecutionContext) => T);
 
+/** Options of `chaos()`: `injectionRate` and exactly one of `latencyMs`, `fault`, `result`. */
 export interface ChaosOptions {
   /** Share of calls that get the injection, 0..1. */
   injectionRate: number;
@@ -29,14 +31,23 @@ export interface ChaosOptions {
   fault?: unknown;
   /** Inject a result: resolve with this value; `fn` is not called. A function is called to make it. */
   result?: unknown;
+  /** Decides which calls get the injection, returning numbers in [0, 1); default `Math.random` (seed it in tests). */
   random?: (() => number) | undefined;
+  /** Time source of the injected latency; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
+  /** Names the policy in its events and telemetry; default `'chaos'`. */
   name?: string | undefined;
 }
 
+/**
+ * What a chaos policy injects: `'latency'` (a wait before `fn`), `'fault'` (a rejection instead
+ * of `fn`) or `'result'` (a value instead of `fn`).
+ */
 export type ChaosKind = 'latency' | 'fault' | 'result';
 
+/** Payload of `injected`: this call got the injection. */
 export interface InjectedEvent {
+  /** What was injected. */
   readonly kind: ChaosKind;
   /** The attempt that got the injection. */
   readonly attempt: number;
@@ -44,7 +55,9 @@ export interface InjectedEvent {
   readonly delayMs?: number;
 }
 
+/** The events a chaos policy emits; subscribe with `on(event, listener)`. */
 export interface ChaosEvents {
+  /** A call got the injection (the others pass through untouched and emit nothing). */
   injected: InjectedEvent;
 }
 
@@ -67,6 +80,18 @@ const CHAOS_OPTIONS = optionNames<ChaosOptions>({
  * Injects latency, a fault or a result into a share of calls, so that a team can watch its
  * timeouts, breakers and fallbacks work (in staging, or in a test) before a bad deploy shows
  * whether they do. One kind per policy: compose several `chaos` policies for more.
+ *
+ * @example
+ * ```ts
+ * import { chaos, circuitBreaker, pipeline, timeout } from 'breakwater';
+ *
+ * const slowDownstream = chaos({
+ *   injectionRate: Number(process.env['CHAOS_LATENCY_RATE'] ?? 0),
+ *   latencyMs: 2000,
+ *   enabled: () => process.env['CHAOS'] === 'on',
+ * });
+ * const protectedCall = pipeline(circuitBreaker({ halfOpenAfterMs: 5_000, failureRatio: 0.5, windowMs: 10_000 }), timeout(250), slowDownstream);
+ * ```
  */
 export function chaos(options: ChaosOptions): ChaosPolicy {
   const opts = checkOptionsObject('chaos', options, true, CHAOS_OPTIONS);
@@ -107,6 +132,18 @@ interface ChaosSettings {
   readonly name: string;
 }
 
+/**
+ * A fault-injection policy, built by `chaos()`.
+ *
+ * @example
+ * ```ts
+ * import { chaos } from 'breakwater';
+ *
+ * const flaky = chaos({ injectionRate: 0.1, fault: () => new Error('injected'), name: 'flaky-payments' });
+ * flaky.on('injected', ({ kind, attempt }) => console.log(`${kind} injected into attempt ${attempt}`));
+ * const res = await flaky.execute(() => fetch('https://example.com/pay')).catch((error) => error);
+ * ```
+ */
 export class ChaosPolicy extends PolicyBase<ChaosEvents> {
   readonly kind = 'chaos';
   protected readonly eventNames = CHAOS_EVENTS;

@@ -17,22 +17,39 @@ import {
 import type { Permit, Verdict } from './permit.js';
 import { tripRuleFor } from './trip-rule.js';
 
+/** A snapshot of a breaker's state and counters (`breaker.stats`). */
 export interface CircuitBreakerStats {
+  /** The state now (as `breaker.state`). */
   readonly state: CircuitState;
   /** Counted calls in the current window (since the breaker last closed, in trip mode A). */
   readonly calls: number;
+  /** Counted failures among `calls`. */
   readonly failures: number;
+  /** Counted calls slower than `slowCallMs` among `calls`. */
   readonly slowCalls: number;
   /** failures / calls; 0 when there were no calls. */
   readonly failureRatio: number;
   /** slowCalls / calls; 0 when there were no calls. */
   readonly slowCallRatio: number;
+  /** Counted failures in a row since the last success. */
   readonly consecutiveFailures: number;
 }
 
 /**
  * Stops calling a failing dependency for a while, then lets a few probes through to find out
  * whether it recovered. Transitions are computed when a call arrives: the breaker owns no timer.
+ *
+ * @example
+ * ```ts
+ * import { CircuitOpenError, circuitBreaker } from 'breakwater';
+ *
+ * const breaker = circuitBreaker({ failureRatio: 0.5, windowMs: 10_000, minimumThroughput: 4, halfOpenAfterMs: 5_000 });
+ * breaker.on('stateChange', ({ from, to }) => console.log(`${from} -> ${to}`));
+ * const res = await breaker.execute(() => fetch('https://example.com')).catch((error) => {
+ *   if (error instanceof CircuitOpenError) return new Response(null, { status: 503 }); // fn was not called
+ *   throw error;
+ * });
+ * ```
  */
 export function circuitBreaker<R = unknown>(options: CircuitBreakerOptions<R>): CircuitBreaker {
   return new CircuitBreaker(readCircuitBreakerOptions(options));
@@ -51,6 +68,20 @@ function isRefusal(admission: Permit | CircuitOpenError): admission is CircuitOp
 // The policy asks the current state for a permit, times the call when something needs the
 // duration, judges how it settled and hands the verdict to the permit. States, transitions and
 // persistence are the machine's (machine.ts, states.ts); when to open is the trip rule's.
+/**
+ * A circuit breaker, built by `circuitBreaker()`: closed, it counts failures; open, it refuses
+ * every call with `CircuitOpenError`; half-open, it lets `halfOpenProbes` probes through.
+ *
+ * @example
+ * ```ts
+ * import { circuitBreaker } from 'breakwater';
+ *
+ * const breaker = circuitBreaker({ halfOpenAfterMs: 5_000, consecutiveFailures: 3 });
+ * for (let i = 0; i < 3; i++) await breaker.execute(() => Promise.reject(new Error('503'))).catch(() => {});
+ * console.log(breaker.state, breaker.stats.consecutiveFailures); // open 3
+ * const saved = JSON.stringify(breaker); // resume it elsewhere: circuitBreaker({ initialState: JSON.parse(saved) })
+ * ```
+ */
 export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
   readonly kind = 'circuit-breaker';
   protected readonly eventNames = CIRCUIT_BREAKER_EVENTS;

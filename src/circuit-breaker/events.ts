@@ -8,12 +8,15 @@ import {
 import type { Observer } from '../core/observe.js';
 import type { CircuitState } from './options.js';
 
+/** Payload of a breaker's `failure`: a call it let through failed (threw, or its result was judged a failure). */
 export interface CircuitBreakerFailureEvent extends FailureEvent {
   /** The result `handleResult` judged a failure, when that was the cause (`error` is then undefined). */
   readonly result?: unknown;
 }
 
+/** The events a circuit breaker emits; subscribe with `on(event, listener)`. */
 export interface CircuitBreakerEvents {
+  /** The breaker changed state (`closed` → `open`, `open` → `half-open`, …). */
   stateChange: StateChangeEvent<CircuitState>;
   /** A call the breaker let through succeeded. */
   success: SuccessEvent;

@@ -11,6 +11,10 @@ import {
 } from '../core/validate.js';
 import { isBackoff, type Backoff } from '../retry/backoff.js';
 
+/**
+ * A breaker's state: `'closed'` (calls run), `'open'` (calls refused), `'half-open'` (a few
+ * probes run), `'isolated'` (held open by `isolate()`).
+ */
 export type CircuitState = 'closed' | 'open' | 'half-open' | 'isolated';
 
 /** `R`: the type of the results `handleResult` judges, when you know it (default `unknown`). */
@@ -53,9 +57,11 @@ export interface CircuitBreakerOptions<R = unknown> {
   handleResult?: ResultFilter<R> | undefined;
   /** A snapshot from `toJSON()`, to resume a breaker in another process or invocation. */
   initialState?: CircuitBreakerSnapshot | undefined;
+  /** Time source of the window, the open period and slow-call timing; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
   /** Used only by a Backoff `halfOpenAfterMs`. Default Math.random. */
   random?: (() => number) | undefined;
+  /** Names the breaker in its events and telemetry; default `'circuit-breaker'`. */
   name?: string | undefined;
 }
 
@@ -70,6 +76,7 @@ const CIRCUIT_BREAKER_OPTIONS = optionNames<CircuitBreakerOptions>({
  * of window buckets): monotonic clocks of two processes share no origin.
  */
 export interface CircuitBreakerSnapshot {
+  /** Format of the snapshot; a breaker refuses any other. */
   readonly version: 1;
   /** Isolation is never persisted: it belongs to whoever holds the release function. */
   readonly state: 'closed' | 'open' | 'half-open';
@@ -83,6 +90,7 @@ export interface CircuitBreakerSnapshot {
   readonly consecutiveFailures: number;
   /** Counted calls and failures since the breaker last closed (trip mode A only, for `stats`). */
   readonly runCalls: number;
+  /** Counted failures among `runCalls`. */
   readonly runFailures: number;
   /** `'calls'` / `'time'` window the entries belong to, or `'none'`. */
   readonly windowKind: 'calls' | 'time' | 'none';

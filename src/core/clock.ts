@@ -2,7 +2,9 @@
 export interface Clock {
   /** Monotonic milliseconds. Only differences between readings mean anything. */
   now(): number;
+  /** Calls `callback` once after `ms` milliseconds; returns a handle for `clearTimeout`. */
   setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a timer `setTimeout` returned; a handle that already fired or was cleared is ignored. */
   clearTimeout(handle: unknown): void;
 }
 

@@ -6,6 +6,7 @@ export interface ExecutionContext {
   readonly attempt: number;
 }
 
+/** The second argument of `execute`: what the caller brings to one call. */
 export interface ExecuteOptions {
   /** The caller's signal; `null` or `undefined` mean none (as in RequestInit). */
   readonly signal?: AbortSignal | null | undefined;

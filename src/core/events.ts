@@ -4,14 +4,22 @@ import { closestNames, describeValue, quoteNames } from './validate.js';
 // Telemetry that costs nothing when nobody listens: a policy asks `wants(event)` before it
 // reads the clock or builds an event object, and only then calls `emit`.
 
+/**
+ * A function `on(event, listener)` calls with the event's payload, synchronously, when the event
+ * happens. What it returns is ignored.
+ */
 export type Listener<E> = (event: E) => void;
 
 /** Payloads of the events every policy may emit (see docs/telemetry.md). */
 export interface SuccessEvent {
+  /** Milliseconds from the start of `fn` to its result, read from the policy's clock. */
   readonly durationMs: number;
 }
+/** Payload of `failure`: `fn` threw or rejected, or its result was judged a failure. */
 export interface FailureEvent {
+  /** Milliseconds from the start of `fn` to its failure, read from the policy's clock. */
   readonly durationMs: number;
+  /** What `fn` threw or rejected with, untouched (the result itself when `handleResult` judged it). */
   readonly error: unknown;
 }
 /**
@@ -19,33 +27,44 @@ export interface FailureEvent {
  * `'rate-limited'`, `'concurrency-limit'`, …) in its events type, as `RejectedEvent<'its-reason'>`.
  */
 export type RejectionReason = string;
+/** Payload of `rejected`: the policy refused the call without running `fn`. */
 export interface RejectedEvent<Reason extends RejectionReason = RejectionReason> {
+  /** Which refusal it was: `'circuit-open'`, `'bulkhead-full'`, `'rate-limited'`, … (the policy's own). */
   readonly reason: Reason;
+  /** The error the caller's promise rejects with (a `BreakwaterError`). */
   readonly error: unknown;
 }
+/** Payload of `timeout`: the policy gave up waiting for `fn` and aborted its signal. */
 export interface TimeoutEvent {
+  /** The limit that was reached, in milliseconds. */
   readonly timeoutMs: number;
+  /** Milliseconds from the start of the attempt to the timeout. */
   readonly durationMs: number;
 }
+/** Payload of `retry`: an attempt failed and another starts after `delayMs`. */
 export interface RetryEvent {
   /** The attempt about to start: 2 for the first retry. */
   readonly attempt: number;
+  /** Milliseconds the policy waits before the attempt (the backoff's delay, or a longer `retryAfterMs`). */
   readonly delayMs: number;
   /** What failed: the thrown value, or undefined when a result was judged a failure. */
   readonly error: unknown;
   /** The result judged a failure by `handleResult`, when that was the cause. */
   readonly result?: unknown;
 }
+/** Payload of `stateChange`: a stateful policy (a circuit breaker) moved from one state to another. */
 export interface StateChangeEvent<S extends string = string> {
+  /** The state before the change. */
   readonly from: S;
+  /** The state after the change. */
   readonly to: S;
 }
 
-/** The events of a whole call: what a pipeline reports once per `execute`. */
+/** The events every policy emits for a call that ran `fn` (and a pipeline once per `execute`): `success` and `failure`. */
 export interface CallEvents {
-  /** The call returned a value. */
+  /** `fn` answered and the answer counts as a success. */
   success: SuccessEvent;
-  /** The call threw or rejected. */
+  /** `fn` failed, or its answer counts as a failure. */
   failure: FailureEvent;
 }
 

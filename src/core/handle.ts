@@ -8,6 +8,10 @@ export type ErrorFilter = (error: unknown) => boolean;
  */
 export type ResultFilter<R = unknown> = (value: R) => boolean;
 
+/**
+ * The failure filters a policy shares with the others (`retry`, `circuitBreaker`, `fallback`,
+ * `hedge`): which thrown values and which results it counts as failures.
+ */
 export interface HandleOptions<R = unknown> {
   /** Which thrown values count as failures. Default: all (a caller abort never does). */
   handle?: ErrorFilter | undefined;
@@ -15,9 +19,21 @@ export interface HandleOptions<R = unknown> {
   handleResult?: ResultFilter<R> | undefined;
 }
 
+/** The default `handle`: every thrown value counts as a failure. */
 export const handleAll: ErrorFilter = () => true;
 
-/** `handle` that matches instances of any of the given classes. */
+/**
+ * `handle` that matches instances of any of the given classes.
+ *
+ * @example
+ * ```ts
+ * import { handleType, retry } from 'breakwater';
+ *
+ * class NetworkError extends Error {}
+ * // retry network errors only: any other error passes through at once
+ * const retrying = retry({ maxRetries: 2, handle: handleType(NetworkError) });
+ * ```
+ */
 export function handleType(...classes: Array<abstract new (...args: never[]) => unknown>): ErrorFilter {
   for (const [index, cls] of classes.entries()) {
     if (typeof cls !== 'function') throw new TypeError(`breakwater: handleType argument ${index} must be a class`);

@@ -7,6 +7,7 @@ import { Observer, UNTIMED } from './observe.js';
 import { PolicyBase, RUN, isRunnable, invoke, type Policy, type PolicyResult, type Runnable } from './policy.js';
 import { checkClock, checkName, checkOptionsObject, describeValue, optionNames } from './validate.js';
 
+/** The optional first argument of `pipeline`: a name and a clock for the whole call. */
 export interface PipelineOptions {
   /**
    * Names the pipeline: it then publishes its events on diagnostics_channel and `instrument`
@@ -77,6 +78,14 @@ function chain(layers: readonly Runnable[], innermost: Next): Next {
  * Policies composed into one, the first outermost. A pipeline is a policy like the others:
  * it has a name and emits `success`/`failure` for the whole call (retries included).
  * `R` is what its policies may answer instead of `fn` (a fallback's value).
+ *
+ * @example
+ * ```ts
+ * import { Pipeline, pipeline, retry, timeout } from 'breakwater';
+ *
+ * const resilient: Pipeline = pipeline({ name: 'checkout' }, retry({ maxRetries: 2 }), timeout(1_000));
+ * resilient.on('failure', ({ error, durationMs }) => console.log('checkout failed', error, durationMs));
+ * ```
  */
 export class Pipeline<R = never> extends PolicyBase<CallEvents, R> {
   readonly kind = 'pipeline';
@@ -162,6 +171,17 @@ function isPolicy(value: unknown): value is Policy<unknown> {
  * Composes policies; the first is the outermost. An optional leading options object names
  * the pipeline and gives it a clock: `pipeline({ name: 'checkout', clock }, retry(…), timeout(…))`.
  * The result resolves to `fn`'s result or to what a policy answers instead (a fallback).
+ *
+ * @example
+ * ```ts
+ * import { exponentialBackoff, pipeline, retry, timeout } from 'breakwater';
+ *
+ * const resilient = pipeline(
+ *   retry({ maxRetries: 2, backoff: exponentialBackoff({ initialMs: 10 }) }),
+ *   timeout(1_000), // per attempt: the retry is outside it
+ * );
+ * const answer = await resilient.execute(async ({ signal, attempt }) => `attempt ${attempt}`);
+ * ```
  */
 export function pipeline<P extends readonly Policy<unknown>[]>(...policies: P): Pipeline<PolicyResult<P[number]>>;
 export function pipeline<P extends readonly Policy<unknown>[]>(

@@ -9,7 +9,14 @@ import { EventHub, checkEventName, type Listener } from './events.js';
  * and for a pipeline the union of its policies'. So `execute` resolves to `T | R`.
  */
 export interface Policy<out R = never> {
+  /** The policy's name: in its events, its diagnostics_channel messages and its telemetry labels. */
   readonly name: string;
+  /**
+   * Runs `fn` under the policy. `fn` gets `{ signal, attempt }`; the promise resolves to its
+   * result (or to what the policy answers instead, `R`) and rejects with what `fn` threw,
+   * untouched, or with the policy's own refusal (a `BreakwaterError`). A `signal` in `options`
+   * aborts the call: the promise rejects with its reason.
+   */
   execute<T>(fn: (ctx: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | R>;
 }
 
@@ -102,7 +109,9 @@ export function executeRunnable<T>(
  * what the policy may answer instead of `fn`'s result (see `Policy`).
  */
 export abstract class PolicyBase<Events extends object, R = never> implements Policy<R> {
+  /** @hidden Type-level only (no value at run time): what `PolicyResult` reads. */
   declare readonly [RESULT]: R;
+  /** The policy's name (the `name` option, else its kind): in its events and its telemetry labels. */
   readonly name: string;
   /** Kind of policy (`'retry'`, `'circuit-breaker'`, …); the default `name`. */
   abstract readonly kind: string;
@@ -117,6 +126,12 @@ export abstract class PolicyBase<Events extends object, R = never> implements Po
     this.events = events ?? new EventHub<Events>(() => this.name);
   }
 
+  /**
+   * Runs `fn` under the policy. `fn` gets `{ signal, attempt }`; the promise resolves to its
+   * result (or to what the policy answers instead, `R`) and rejects with what `fn` threw,
+   * untouched, or with the policy's own refusal (a `BreakwaterError`). A `signal` in `options`
+   * aborts the call: the promise rejects with its reason.
+   */
   execute<T>(fn: (ctx: ExecutionContext) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | R>;
   /**
    * The same call seen through a plain `Policy` (what `guard`, `instrument` or a helper of

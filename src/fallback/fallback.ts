@@ -14,6 +14,7 @@ export interface FallbackOptions<R = unknown> {
   handle?: ErrorFilter | undefined;
   /** Results that get replaced by the fallback too. Default: none. */
   handleResult?: ResultFilter<R> | undefined;
+  /** Names the policy in its events and telemetry; default `'fallback'`. */
   name?: string | undefined;
 }
 
@@ -25,9 +26,13 @@ export interface FallbackEvent {
   readonly error: unknown;
 }
 
+/** The events a fallback emits; subscribe with `on(event, listener)`. */
 export interface FallbackEvents {
+  /** The call failed and the fallback value answered instead. */
   fallback: FallbackEvent;
+  /** The caller got a value: `fn`'s result, or the fallback's answer (what the caller saw). */
   success: SuccessEvent;
+  /** The caller got a rejection: `handle` did not match the failure, the caller aborted, or the fallback itself failed. */
   failure: FailureEvent;
 }
 
@@ -37,6 +42,15 @@ export const FALLBACK_EVENTS = eventNames<FallbackEvents>({ fallback: true, succ
  * Answers with `value` (or `value(error)`) when the call fails. A function is called with the
  * thrown value, or with the result that `handleResult` judged a failure. The policy's
  * `execute` resolves to `fn`'s result or to the fallback value: `Promise<T | F>`.
+ *
+ * @example
+ * ```ts
+ * import { fallback, pipeline, timeout } from 'breakwater';
+ *
+ * const recommendations = pipeline(fallback((): string[] => []), timeout(200));
+ * const list = await recommendations.execute(() => new Promise<string[]>(() => {})); // never answers
+ * console.log(list); // []
+ * ```
  */
 export function fallback<F, R = unknown>(
   value: F | ((error: unknown) => F | PromiseLike<F>),
@@ -50,7 +64,19 @@ export function fallback<F, R = unknown>(
   return new FallbackPolicy<F>(produce, handle, handleResult, clock, checkName(opts['name'], 'fallback'));
 }
 
-/** `F`: the fallback value's type, what `execute` may resolve to instead of `fn`'s result. */
+/**
+ * `F`: the fallback value's type, what `execute` may resolve to instead of `fn`'s result.
+ *
+ * @example
+ * ```ts
+ * import { fallback } from 'breakwater';
+ *
+ * const cached = fallback(() => ({ cached: true }), { name: 'profile' });
+ * cached.on('fallback', ({ error }) => console.log('served the cached profile after', String(error)));
+ * const profile = await cached.execute(() => Promise.reject(new Error('503')));
+ * console.log(profile); // { cached: true }
+ * ```
+ */
 export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
   readonly kind = 'fallback';
   protected readonly eventNames = FALLBACK_EVENTS;

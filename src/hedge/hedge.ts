@@ -19,6 +19,7 @@ import {
 import { isRetryBudget, type RetryBudget } from '../retry/budget.js';
 import { LatencyWindow } from './latency-window.js';
 
+/** Options of `hedge()`: `delayMs` or `delayPercentile` is required. */
 export interface HedgeOptions {
   /** Attempts in all, the first included (an integer 1..10). Default 2. */
   maxAttempts?: number | undefined;
@@ -37,10 +38,13 @@ export interface HedgeOptions {
   handle?: ErrorFilter | undefined;
   /** Share a retry budget with the retries to the same downstream: each extra attempt takes one. */
   budget?: RetryBudget | undefined;
+  /** Time source of the hedge delay and of event durations; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
+  /** Names the policy in its events and telemetry; default `'hedge'`. */
   name?: string | undefined;
 }
 
+/** Payload of `hedge`: another attempt starts beside those still running. */
 export interface HedgeAttemptEvent {
   /** The attempt about to start: 2 for the first hedge. */
   readonly attempt: number;
@@ -48,19 +52,27 @@ export interface HedgeAttemptEvent {
   readonly trigger: 'delay' | 'failure';
 }
 
+/** Payload of a hedge's `success`: which attempt answered, and when. */
 export interface HedgeSuccessEvent {
+  /** Milliseconds from the start of the first attempt to the winning answer. */
   readonly durationMs: number;
   /** The attempt whose answer won. */
   readonly attempt: number;
 }
 
+/** The events a hedge emits; subscribe with `on(event, listener)`. */
 export interface HedgeEvents {
   /** Another attempt starts (not emitted for the first). */
   hedge: HedgeAttemptEvent;
+  /** An attempt answered; the others were cancelled. */
   success: HedgeSuccessEvent;
+  /** The hedge failed: every attempt failed, or one failed with an error `handle` does not match. */
   failure: FailureEvent;
   /** An extra attempt was skipped because the retry budget was spent. */
-  budgetExhausted: { readonly attempt: number };
+  budgetExhausted: {
+    /** The attempt that was not started. */
+    readonly attempt: number;
+  };
 }
 
 export const HEDGE_EVENTS = eventNames<HedgeEvents>({ hedge: true, success: true, failure: true, budgetExhausted: true });
@@ -87,6 +99,15 @@ const defaultHandle: ErrorFilter = (error) => !isFastRefusal(error);
  * Runs the call once, and again after `delayMs` (or a percentile of recent latencies) while no
  * attempt has answered, up to `maxAttempts` at once. The first success wins; the others are
  * cancelled through their own `ctx.signal` and never count as failures for the policies inside.
+ *
+ * @example
+ * ```ts
+ * import { hedge } from 'breakwater';
+ *
+ * // a second copy of the request after 50 ms without an answer; the first answer wins
+ * const hedged = hedge({ delayMs: 50 });
+ * const res = await hedged.execute(({ signal }) => fetch('https://example.com/search', { signal }));
+ * ```
  */
 export function hedge(options?: HedgeOptions): HedgePolicy {
   const opts = checkOptionsObject('hedge', options, false, HEDGE_OPTIONS);
@@ -158,9 +179,24 @@ class HedgedCall extends DeadlineEntry {
 
 const noop = (): void => {};
 
+/**
+ * A hedging policy, built by `hedge()`: starts extra attempts of a slow or failed call and keeps
+ * the first answer.
+ *
+ * @example
+ * ```ts
+ * import { hedge, retryBudget } from 'breakwater';
+ *
+ * const budget = retryBudget({ ratio: 0.1 });
+ * const hedged = hedge({ delayPercentile: 0.95, delayMs: 100, budget });
+ * hedged.on('hedge', ({ attempt, trigger }) => console.log(`attempt ${attempt} (${trigger})`));
+ * const res = await hedged.execute(({ signal }) => fetch('https://example.com/search', { signal }));
+ * ```
+ */
 export class HedgePolicy extends PolicyBase<HedgeEvents> {
   readonly kind = 'hedge';
   protected readonly eventNames = HEDGE_EVENTS;
+  /** Attempts in all, the first included (the `maxAttempts` option). */
   readonly maxAttempts: number;
   private readonly settings: HedgeSettings;
   private readonly deadlines: DeadlineQueue;

@@ -18,10 +18,15 @@ export { type RequestOutcome } from './request-lifetime.js';
 export { type RateLimitHeaderStandard } from './rate-limit-fields.js';
 
 /** The request as guard sees it: Node's IncomingMessage (Express adds `ip` and `res`). */
-export type GuardRequest = IncomingMessage & { readonly ip?: string | undefined };
+export type GuardRequest = IncomingMessage & {
+  /** The client's address as Express computes it (`trust proxy`); undefined on a plain `node:http` request. */
+  readonly ip?: string | undefined;
+};
 
+/** Express's `next`: call it to pass the request on, or with an error to take the error path. */
 export type NextFunctionLike = (error?: unknown) => void;
 
+/** Options of the Express `guard(policy, options)`; all optional. */
 export interface GuardOptions<Req extends IncomingMessage = GuardRequest> {
   /**
    * Answers a rejection breakwater knows (rate limited, bulkhead full, circuit open, timeout)
@@ -49,6 +54,7 @@ export interface GuardOptions<Req extends IncomingMessage = GuardRequest> {
   clock?: Clock | undefined;
 }
 
+/** The Express middleware `guard` returns: `app.use(guard(policy))`. */
 export type GuardMiddleware<Req extends IncomingMessage = GuardRequest> = (
   req: Req,
   res: ServerResponse,
@@ -59,6 +65,18 @@ export type GuardMiddleware<Req extends IncomingMessage = GuardRequest> = (
  * Runs the rest of the request (`next()`) inside `policy.execute`. The call given to the
  * policy lasts until the response finishes or the connection closes, so a bulkhead slot is
  * held exactly that long and released once. It resolves with a `RequestOutcome`.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { bulkhead, keyedRateLimiter } from 'breakwater';
+ * import { guard } from 'breakwater/express';
+ *
+ * const perClient = keyedRateLimiter({ capacity: 40, refillPerSecond: 20 });
+ * const app = express();
+ * app.use(guard((req) => perClient.get(req.ip ?? ''))); // 429 + Retry-After above 20 requests/s
+ * app.use(guard(bulkhead({ maxConcurrent: 64, maxQueue: 64 }), { deadlineHeader: true, deadlineMs: 2_000 }));
+ * ```
  */
 export function guard<Req extends IncomingMessage = GuardRequest>(
   policy: Policy | ((req: Req) => Policy),
@@ -106,11 +124,13 @@ export function guard<Req extends IncomingMessage = GuardRequest>(
   };
 }
 
+/** Options of the Express `breakwaterErrorHandler()`. */
 export interface ErrorHandlerOptions {
   /** `Retry-After` (seconds) for a refusal that knows no retry time. Default 1. */
   retryAfterSeconds?: number | undefined;
 }
 
+/** The Express error middleware `breakwaterErrorHandler` returns. */
 export type ErrorMiddleware = (error: unknown, req: IncomingMessage, res: ServerResponse, next: NextFunctionLike) => void;
 
 const ERROR_HANDLER_OPTIONS: readonly string[] = Object.freeze(['retryAfterSeconds']);
@@ -123,6 +143,21 @@ const ERROR_HANDLER_OPTIONS: readonly string[] = Object.freeze(['retryAfterSecon
  * handler awaited — or the client left, the handler's refusal or abort error is dropped
  * quietly: Express's final handler would print it on stderr and destroy the connection.
  * Mount it after your routes: `app.use(breakwaterErrorHandler())`.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { breakwaterErrorHandler } from 'breakwater/express';
+ * import { resilientFetch } from 'breakwater/fetch';
+ * import { circuitBreaker } from 'breakwater';
+ *
+ * const inventory = resilientFetch(circuitBreaker({ halfOpenAfterMs: 5_000 }));
+ * const app = express();
+ * app.get('/items', async (_req, res) => {
+ *   res.json(await (await inventory('http://inventory.internal/items')).json()); // an open breaker rejects
+ * });
+ * app.use(breakwaterErrorHandler()); // … and becomes 503 + Retry-After here
+ * ```
  */
 export function breakwaterErrorHandler(options?: ErrorHandlerOptions): ErrorMiddleware {
   const opts = checkOptionsObject('breakwaterErrorHandler', options, false, ERROR_HANDLER_OPTIONS);
@@ -166,6 +201,19 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
  * whose handler already runs (reason: the policy's error, e.g. a `TimeoutError`). One signal per
  * request; its listeners are removed when the response ends. Pass it as `signal` to outbound
  * policies and `fetch` so work for a departed client stops.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { requestSignal } from 'breakwater/express';
+ *
+ * const app = express();
+ * app.get('/report', async (req, res) => {
+ *   // the client leaves, or the guard gives up: the downstream call stops
+ *   const upstream = await fetch('http://reports.internal/build', { signal: requestSignal(req) });
+ *   res.status(upstream.status).send(await upstream.text());
+ * });
+ * ```
  */
 export function requestSignal(req: IncomingMessage): AbortSignal {
   const existing = existingLifetime(req);
@@ -180,6 +228,20 @@ export function requestSignal(req: IncomingMessage): AbortSignal {
 /**
  * The deadline a guard with `deadlineHeader` or `deadlineMs` set for this request
  * (`remainingMs(deadline)` is what is left of it), or undefined when it has none.
+ *
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import { bulkhead, remainingMs } from 'breakwater';
+ * import { guard, requestDeadline } from 'breakwater/express';
+ *
+ * const app = express();
+ * app.use(guard(bulkhead({ maxConcurrent: 64 }), { deadlineHeader: true, deadlineMs: 2_000 }));
+ * app.get('/search', (req, res) => {
+ *   const deadline = requestDeadline(req);
+ *   res.json({ budgetLeftMs: deadline === undefined ? null : Math.round(remainingMs(deadline)) });
+ * });
+ * ```
  */
 export function requestDeadline(req: IncomingMessage): Deadline | undefined {
   return deadlineOfRaw(req);

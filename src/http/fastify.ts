@@ -26,16 +26,23 @@ export { type RateLimitHeaderStandard } from './rate-limit-fields.js';
 
 /** The parts of a FastifyRequest the guard uses. */
 export interface FastifyRequestLike {
+  /** Node's request under the Fastify request. */
   readonly raw: IncomingMessage;
 }
 
 /** The parts of a FastifyReply the guard uses. */
 export interface FastifyReplyLike {
+  /** Node's response under the Fastify reply. */
   readonly raw: ServerResponse;
+  /** True once the reply was sent. */
   readonly sent: boolean;
+  /** Sets the status code. */
   code(statusCode: number): FastifyReplyLike;
+  /** Sets a response header. */
   header(key: string, value: unknown): FastifyReplyLike;
+  /** Reads a response header set so far. */
   getHeader(key: string): unknown;
+  /** Sends the reply (an Error takes Fastify's error path). */
   send(payload?: unknown): FastifyReplyLike;
 }
 
@@ -47,10 +54,13 @@ export interface FastifyInstanceLike {
   // `any` here is deliberate: Fastify's own addHook is a generic overload set that no narrower
   // structural type matches, and the hook is only ever called by Fastify itself.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  /** Registers the guard's `onRequest` hook, which runs the request inside the policy. */
   addHook(name: 'onRequest', hook: (request: any, reply: any, done: HookDone) => void): unknown;
+  /** Registers the `onRoute` hook that reads a route's `config.breakwater`. */
   addHook(name: 'onRoute', hook: (routeOptions: { readonly config?: unknown }) => void): unknown;
 }
 
+/** The guard's options, for `app.register(breakwaterGuard, { policy, ...options })` or `guard(policy, options)`; all optional. */
 export interface FastifyGuardOptions<Request extends FastifyRequestLike = FastifyRequestLike, Reply extends FastifyReplyLike = FastifyReplyLike> {
   /**
    * Answers a rejection breakwater knows (rate limited, bulkhead full, circuit open, timeout)
@@ -75,6 +85,7 @@ export interface FastifyGuardOptions<Request extends FastifyRequestLike = Fastif
 /** What `app.register(breakwaterGuard, options)` takes: the policy and the guard's options. */
 export interface BreakwaterGuardOptions<Request extends FastifyRequestLike = FastifyRequestLike, Reply extends FastifyReplyLike = FastifyReplyLike>
   extends FastifyGuardOptions<Request, Reply> {
+  /** The policy every request of the context runs inside, or a function of the request that picks one. */
   policy: Policy | ((request: Request) => Policy);
 }
 
@@ -109,6 +120,20 @@ function asPlugin(fn: FastifyGuardPlugin): FastifyGuardPlugin {
  * route, or turns the guard off there. Refusals go through Fastify's error path as a
  * `RequestRefusedError` (`statusCode` 429/503, `headers`), so `setErrorHandler` and the request
  * log see them.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { bulkhead, pipeline, rateLimiter } from 'breakwater';
+ * import { breakwaterGuard } from 'breakwater/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(breakwaterGuard, {
+ *   policy: pipeline(rateLimiter({ capacity: 200, refillPerSecond: 100 }), bulkhead({ maxConcurrent: 100, maxQueue: 100 })),
+ *   deadlineHeader: 'x-request-timeout-ms',
+ *   deadlineMs: 3_000,
+ * });
+ * ```
  */
 export const breakwaterGuard: FastifyGuardPlugin = asPlugin(async function breakwater(instance, options) {
   const own = ownOptions(options);
@@ -120,6 +145,16 @@ export const breakwaterGuard: FastifyGuardPlugin = asPlugin(async function break
 /**
  * `breakwaterGuard` with its policy and options bound: `await app.register(guard(policy, options))`.
  * Options passed to `register` as well are merged over `options`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { bulkhead } from 'breakwater';
+ * import { guard } from 'breakwater/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(guard(bulkhead({ maxConcurrent: 100 }), { retryAfterSeconds: 2 }));
+ * ```
  */
 export function guard<Request extends FastifyRequestLike = FastifyRequestLike, Reply extends FastifyReplyLike = FastifyReplyLike>(
   policy: Policy | ((request: Request) => Policy),
@@ -240,6 +275,7 @@ const replyHeaders: HeaderAccess<FastifyReplyLike> = {
   set: (name, value, reply) => void reply.header(name, value),
 };
 
+/** Options of the Fastify `breakwaterErrorHandler()`. */
 export interface FastifyErrorHandlerOptions {
   /** `Retry-After` (seconds) for a refusal that knows no retry time. Default 1. */
   retryAfterSeconds?: number | undefined;
@@ -253,6 +289,19 @@ const ERROR_HANDLER_OPTIONS: readonly string[] = Object.freeze(['retryAfterSecon
  * `RequestRefusedError` the guard sends (429/503 with `Retry-After`), handed to the parent
  * error handler; every other error goes to the parent unchanged.
  * `app.setErrorHandler(breakwaterErrorHandler())`.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { bulkhead } from 'breakwater';
+ * import { breakwaterErrorHandler, breakwaterGuard } from 'breakwater/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(async (api) => {
+ *   await api.register(breakwaterGuard, { policy: bulkhead({ maxConcurrent: 100 }) });
+ *   api.setErrorHandler(breakwaterErrorHandler()); // a refusal a handler meets → 503 + Retry-After
+ * });
+ * ```
  */
 export function breakwaterErrorHandler(options?: FastifyErrorHandlerOptions): (error: unknown, request: unknown, reply: FastifyReplyLike) => void {
   const opts = checkOptionsObject('breakwaterErrorHandler', options, false, ERROR_HANDLER_OPTIONS);
@@ -268,6 +317,19 @@ export function breakwaterErrorHandler(options?: FastifyErrorHandlerOptions): (e
  * An AbortSignal that aborts when the client goes away before the response is complete, or
  * when the guard gives up on a request whose handler already runs. One per request. Works for
  * any route guarded by the plugin; elsewhere pass the reply too (`requestSignal(request, reply)`).
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { requestSignal } from 'breakwater/fastify';
+ *
+ * const app = Fastify();
+ * app.get('/report', async (request, reply) => {
+ *   // unguarded route: pass the reply too
+ *   const upstream = await fetch('http://reports.internal/build', { signal: requestSignal(request, reply) });
+ *   return reply.code(upstream.status).send(await upstream.text());
+ * });
+ * ```
  */
 export function requestSignal(request: FastifyRequestLike, reply?: { readonly raw: ServerResponse }): AbortSignal {
   const raw = request.raw;
@@ -283,6 +345,20 @@ export function requestSignal(request: FastifyRequestLike, reply?: { readonly ra
 /**
  * The deadline a guard with `deadlineHeader` or `deadlineMs` set for this request
  * (`remainingMs(deadline)` is what is left of it), or undefined when it has none.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { bulkhead, remainingMs } from 'breakwater';
+ * import { breakwaterGuard, requestDeadline } from 'breakwater/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(breakwaterGuard, { policy: bulkhead({ maxConcurrent: 100 }), deadlineMs: 3_000 });
+ * app.get('/search', async (request) => {
+ *   const deadline = requestDeadline(request);
+ *   return { budgetLeftMs: deadline === undefined ? null : Math.round(remainingMs(deadline)) };
+ * });
+ * ```
  */
 export function requestDeadline(request: FastifyRequestLike): Deadline | undefined {
   return deadlineOfRaw(request.raw);

@@ -18,6 +18,7 @@ export { parseRetryAfter, parseHttpDate, toRetryAfterSeconds, MAX_RETRY_AFTER_MS
 
 type Fetch = typeof globalThis.fetch;
 
+/** Options of `resilientFetch(policy, options)`; all optional. */
 export interface ResilientFetchOptions {
   /** The fetch to wrap. Default: `globalThis.fetch`, looked up on each call. */
   fetch?: Fetch | undefined;
@@ -51,6 +52,7 @@ const RESILIENT_FETCH_OPTIONS = optionNames<ResilientFetchOptions>({
   wallClock: true,
 });
 
+/** The statuses a resilient fetch counts as failures by default: 408, 429, 500, 502, 503, 504. */
 export const DEFAULT_FAILURE_STATUSES: readonly number[] = Object.freeze([408, 429, 500, 502, 503, 504]);
 
 /** Methods a retry may send again (RFC 9110 idempotent methods, minus TRACE). */
@@ -67,14 +69,34 @@ const HTTP_STATUS_BRAND = Symbol.for('breakwater.http-status-error');
  * It reports the downstream's answer, not a refusal of breakwater's: it is not a
  * `BreakwaterError`, and `isBreakwaterError` is false for it (a 503 stays retryable under
  * `handle: (e) => !isBreakwaterError(e)`).
+ *
+ * @example
+ * ```ts
+ * import { fallback, pipeline, retry } from 'breakwater';
+ * import { HttpStatusError, resilientFetch } from 'breakwater/fetch';
+ *
+ * // retry 503s only, and answer a cached page when they keep coming
+ * const cachedPage = new Response('cached');
+ * const get = resilientFetch(
+ *   pipeline(
+ *     fallback(() => cachedPage, { handle: (error) => error instanceof HttpStatusError }),
+ *     retry({ maxRetries: 2, handle: (error) => error instanceof HttpStatusError && error.status === 503 }),
+ *   ),
+ * );
+ * const page = await get('https://example.com/');
+ * ```
  */
 export class HttpStatusError extends Error {
+  /** Always `'ERR_HTTP_STATUS'`. */
   declare readonly code: 'ERR_HTTP_STATUS';
+  /** The response's status. */
   readonly status: number;
   /** From the response's Retry-After (clamped to one day); retry waits at least this long. */
   readonly retryAfterMs: number | undefined;
 
+  /** `retryAfterMs`: the response's Retry-After in milliseconds, if it had a valid one. */
   constructor(
+    /** The failure response, body unread. */
     readonly response: Response,
     retryAfterMs: number | undefined,
   ) {
@@ -84,6 +106,7 @@ export class HttpStatusError extends Error {
     this.retryAfterMs = retryAfterMs;
   }
 
+  /** `instanceof` by brand, so an error from the other build of the library (ESM beside CJS) matches too. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     // A user's subclass: ordinary prototype-chain semantics.
     if (!Object.prototype.hasOwnProperty.call(this.prototype, HTTP_STATUS_BRAND)) {
@@ -100,6 +123,22 @@ Object.defineProperty(HttpStatusError.prototype, HTTP_STATUS_BRAND, { value: tru
  * Returns a function with fetch's signature whose every request runs in `policy`. Each attempt
  * calls `fetch(input, { ...init, signal: ctx.signal })`, so a timeout or the caller's abort
  * (`init.signal`) stops the request in flight.
+ *
+ * @example
+ * ```ts
+ * import { CircuitOpenError, circuitBreaker, pipeline, retry, timeout } from 'breakwater';
+ * import { resilientFetch } from 'breakwater/fetch';
+ *
+ * const inventory = resilientFetch(
+ *   pipeline(
+ *     retry({ maxRetries: 2, handle: (error) => !(error instanceof CircuitOpenError) }),
+ *     circuitBreaker({ halfOpenAfterMs: 5_000, failureRatio: 0.5, windowMs: 10_000, minimumThroughput: 20 }),
+ *     timeout(500),
+ *   ),
+ *   { propagateDeadline: true },
+ * );
+ * const response = await inventory('http://inventory.internal/items/42'); // the last Response, even a 503
+ * ```
  */
 export function resilientFetch(policy: Policy, options?: ResilientFetchOptions): Fetch {
   if (!isPolicy(policy)) {

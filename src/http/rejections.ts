@@ -32,6 +32,16 @@ export function checkRetryAfterSeconds(value: unknown): number {
  * ESM and the CJS build both have it), with the error's `code`. Fast refusals ("no call was
  * made") all carry `Retry-After`: their own retry time when they know one, else
  * `retryAfterSeconds` (default 1). A timeout carries none.
+ *
+ * @example
+ * ```ts
+ * import { RateLimitedError } from 'breakwater';
+ * import { rejectionFor } from 'breakwater/express';
+ *
+ * console.log(rejectionFor(new RateLimitedError(1_500)));
+ * // { status: 429, code: 'ERR_RATE_LIMITED', message: 'Too many requests', retryAfterSeconds: 2 }
+ * console.log(rejectionFor(new Error('a handler bug'))); // undefined
+ * ```
  */
 export function rejectionFor(error: unknown, options?: { retryAfterSeconds?: number | undefined }): Rejection | undefined {
   const opts = checkOptionsObject('rejectionFor', options, false, ['retryAfterSeconds']);
@@ -61,6 +71,20 @@ export function rejectionBody(rejection: Rejection): string {
  * `statusCode`, `code` and `headers`, the client-safe `message`, and the policy's own error as
  * `cause`. Fastify's default error handler sends `statusCode`, sets `headers` and logs it; a
  * `setErrorHandler` of yours sees it like any other error with a status.
+ *
+ * @example
+ * ```ts
+ * import Fastify from 'fastify';
+ * import { bulkhead } from 'breakwater';
+ * import { RequestRefusedError, breakwaterGuard } from 'breakwater/fastify';
+ *
+ * const app = Fastify();
+ * await app.register(breakwaterGuard, { policy: bulkhead({ maxConcurrent: 100 }) });
+ * app.setErrorHandler((error, _request, reply) => {
+ *   if (error instanceof RequestRefusedError) return reply.code(error.statusCode).send({ retry: error.retryAfterSeconds });
+ *   return reply.send(error);
+ * });
+ * ```
  */
 export class RequestRefusedError extends Error {
   /** The answer's status: 429 for a rate limit, 503 for the other refusals, or what a custom error declares. */
@@ -69,8 +93,10 @@ export class RequestRefusedError extends Error {
   readonly code: string;
   /** `Retry-After`, and the RateLimit fields when the policy has rate limiters. */
   readonly headers: Readonly<Record<string, string>>;
+  /** `Retry-After` in whole seconds; undefined for a timeout (no retry time is known). */
   readonly retryAfterSeconds: number | undefined;
 
+  /** The guard builds these: `rejection` is the answer (`rejectionFor(cause)`), `cause` the policy's error, `headers` the fields to send. */
   constructor(rejection: Rejection, cause: unknown, headers: Readonly<Record<string, string>>) {
     // No stack trace: refusals are the hot path of an overloaded server, and a stack would
     // point into the library, not at anything the reader can change.

@@ -3,7 +3,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** How the request ended: the response finished, or the connection closed before that. */
-export type RequestOutcome = { readonly finished: true; readonly statusCode: number } | { readonly finished: false };
+export type RequestOutcome =
+  | {
+      /** The response was sent in full. */
+      readonly finished: true;
+      /** The status it was sent with. */
+      readonly statusCode: number;
+    }
+  | {
+      /** The connection closed first: the client left, or the response was cut off. */
+      readonly finished: false;
+    };
 
 const NOT_FINISHED: RequestOutcome = Object.freeze({ finished: false });
 /** One frozen outcome per status code: responses finish with a handful of codes. */

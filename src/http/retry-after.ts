@@ -7,6 +7,13 @@ export const MAX_RETRY_AFTER_MS = 86_400_000;
 /**
  * Milliseconds → Retry-After delta-seconds: rounded up, at least 1 (a `Retry-After: 0` invites
  * an immediate retry storm), and at most one day. Undefined for unknown (NaN, ±Infinity, < 0).
+ *
+ * @example
+ * ```ts
+ * import { toRetryAfterSeconds } from 'breakwater/fetch';
+ *
+ * console.log(toRetryAfterSeconds(1_200), toRetryAfterSeconds(0), toRetryAfterSeconds(NaN)); // 2 1 undefined
+ * ```
  */
 export function toRetryAfterSeconds(ms: number): number | undefined {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return undefined;
@@ -30,7 +37,19 @@ function utc(year: number, monthName: string, day: number, h: number, m: number,
   return new Date(time).getUTCDate() === day ? time : undefined;
 }
 
-/** Milliseconds since the epoch for an HTTP-date, or undefined. Stricter than `Date.parse`. */
+/**
+ * Milliseconds since the epoch for an HTTP-date, or undefined. Stricter than `Date.parse`.
+ *
+ * `nowMs` (wall-clock epoch milliseconds) places the two-digit year of the obsolete RFC 850 form.
+ *
+ * @example
+ * ```ts
+ * import { parseHttpDate } from 'breakwater/fetch';
+ *
+ * console.log(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT', Date.now())); // 784111777000
+ * console.log(parseHttpDate('1994-11-06T08:49:37Z', Date.now())); // undefined: ISO 8601 is not an HTTP-date
+ * ```
+ */
 export function parseHttpDate(value: string, nowMs: number): number | undefined {
   let match = IMF_FIXDATE.exec(value);
   if (match !== null) return utc(+match[3]!, match[2]!, +match[1]!, +match[4]!, +match[5]!, +match[6]!);
@@ -53,6 +72,16 @@ export function parseHttpDate(value: string, nowMs: number): number | undefined 
  * - HTTP-date: relative to `nowMs` (wall-clock epoch ms); a date in the past means 0;
  * - anything else (including several comma-joined values) is ignored;
  * - the result is clamped to `maxMs` (default one day).
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from 'breakwater/fetch';
+ *
+ * const now = Date.parse('Sun, 06 Nov 1994 08:49:37 GMT');
+ * console.log(parseRetryAfter('120', now)); // 120000
+ * console.log(parseRetryAfter('Sun, 06 Nov 1994 08:49:47 GMT', now)); // 10000
+ * console.log(parseRetryAfter('1.5', now)); // undefined
+ * ```
  */
 export function parseRetryAfter(
   value: string | null | undefined,

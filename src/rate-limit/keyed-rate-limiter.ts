@@ -6,6 +6,7 @@ import { BucketStore, type BucketTable } from './bucket-store.js';
 import { RATE_LIMITER_EVENTS, RateLimiter, readBucketSettings, type RateLimiterEvents, type RateLimiterOptions } from './rate-limiter.js';
 import { TokenBuckets } from './token-bucket.js';
 
+/** Options of `keyedRateLimiter()`: the bucket of every key, and how many keys to hold. */
 export interface KeyedRateLimiterOptions extends RateLimiterOptions {
   /**
    * Most keys held at once (an integer ≥ 1, default 10 000). When a new key needs room, a key
@@ -19,6 +20,7 @@ const KEYED_RATE_LIMITER_OPTIONS = optionNames<KeyedRateLimiterOptions>({
   capacity: true, refillPerSecond: true, maxWaitMs: true, clock: true, name: true, maxKeys: true,
 });
 
+/** A snapshot of a keyed limiter's counters (`keyed.stats`). */
 export interface KeyedRateLimiterStats {
   /** Keys held now. */
   readonly size: number;
@@ -26,7 +28,18 @@ export interface KeyedRateLimiterStats {
   readonly rejected: number;
 }
 
-/** One token bucket per key, in bounded memory. `get(key)` returns that key's `RateLimiter`. */
+/**
+ * One token bucket per key, in bounded memory. `get(key)` returns that key's `RateLimiter`.
+ *
+ * @example
+ * ```ts
+ * import { keyedRateLimiter } from 'breakwater';
+ *
+ * // 5 requests/s per client IP, bursts of 10, never more than 50 000 IPs remembered
+ * const perIp = keyedRateLimiter({ capacity: 10, refillPerSecond: 5, maxKeys: 50_000 });
+ * if (!perIp.get('203.0.113.7').tryAcquire()) console.log('429');
+ * ```
+ */
 export function keyedRateLimiter(options: KeyedRateLimiterOptions): KeyedRateLimiter {
   const opts = checkOptionsObject('keyedRateLimiter', options, true, KEYED_RATE_LIMITER_OPTIONS);
   const settings = readBucketSettings(opts);
@@ -172,8 +185,25 @@ export class KeyTable implements BucketTable {
   }
 }
 
+/**
+ * Token buckets by key (a client IP, a tenant), built by `keyedRateLimiter()`: `get(key)` is
+ * that key's `RateLimiter`. Keys beyond `maxKeys` evict full buckets first, then the least
+ * recently used.
+ *
+ * @example
+ * ```ts
+ * import { keyedRateLimiter } from 'breakwater';
+ *
+ * const perTenant = keyedRateLimiter({ capacity: 100, refillPerSecond: 50 });
+ * perTenant.on('rejected', ({ key, error }) => console.log(`tenant ${key} limited`, error));
+ * const answer = await perTenant.get('tenant-42').execute(() => 'served');
+ * console.log(answer, perTenant.size); // served 1
+ * ```
+ */
 export class KeyedRateLimiter {
+  /** Kind of policy, `'keyed-rate-limiter'`. */
   readonly kind = 'keyed-rate-limiter';
+  /** The limiter's name (the `name` option): in its events and telemetry labels, shared by every key's view. */
   readonly name: string;
   private readonly events: Observer<RateLimiterEvents>;
   private readonly store: BucketStore;
@@ -206,18 +236,22 @@ export class KeyedRateLimiter {
     return this.table.count;
   }
 
+  /** Most keys held at once. */
   get maxKeys(): number {
     return this.table.maxKeys;
   }
 
+  /** Bucket size of every key, in tokens. */
   get capacity(): number {
     return this.table.buckets.capacity;
   }
 
+  /** Tokens added per second to every key's bucket. */
   get refillPerSecond(): number {
     return this.table.buckets.refillPerSecond;
   }
 
+  /** Counters now: keys held, refusals over all keys. */
   get stats(): KeyedRateLimiterStats {
     return { size: this.table.count, rejected: this.table.buckets.rejected };
   }

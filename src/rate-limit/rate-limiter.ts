@@ -13,6 +13,7 @@ import { BucketStore, SingleBucket } from './bucket-store.js';
 import type { RateLimitStore } from './store.js';
 import { TokenBuckets, type BucketSettings } from './token-bucket.js';
 
+/** Options of `rateLimiter()`: a token bucket of `capacity` tokens refilled at `refillPerSecond`. */
 export interface RateLimiterOptions {
   /** Bucket size: the largest burst (a finite number ≥ 1). The bucket starts full. */
   capacity: number;
@@ -23,17 +24,21 @@ export interface RateLimiterOptions {
    * once. A call whose wait would exceed this is rejected at once (it never waits in vain).
    */
   maxWaitMs?: number | undefined;
+  /** Time source of the refill and of the waits; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
+  /** Names the limiter in its events and telemetry; default `'rate-limiter'` (`'keyed-rate-limiter'` for a keyed one). */
   name?: string | undefined;
 }
 
 const RATE_LIMITER_OPTIONS = optionNames<RateLimiterOptions>({ capacity: true, refillPerSecond: true, maxWaitMs: true, clock: true, name: true });
 
+/** Payload of a limiter's `rejected`: a request for tokens was refused. */
 export interface RateLimitedEvent extends RejectedEvent<'rate-limited'> {
   /** The key, for a limiter obtained from a `keyedRateLimiter`. */
   readonly key?: string;
 }
 
+/** The events a rate limiter emits; subscribe with `on(event, listener)`. */
 export interface RateLimiterEvents {
   /** A call the limiter let through succeeded; `durationMs` counts from arrival (wait included). */
   success: SuccessEvent;
@@ -45,6 +50,7 @@ export interface RateLimiterEvents {
 
 export const RATE_LIMITER_EVENTS = eventNames<RateLimiterEvents>({ success: true, failure: true, rejected: true });
 
+/** A snapshot of a limiter's counters (`limiter.stats`). */
 export interface RateLimiterStats {
   /** Whole tokens a request could take now (see `available`). */
   readonly available: number;
@@ -61,7 +67,19 @@ export function readBucketSettings(opts: Record<string, unknown>): BucketSetting
   return { capacity, refillPerSecond, maxWaitMs, clock: (opts['clock'] as Clock | undefined) ?? systemClock };
 }
 
-/** A token bucket: `capacity` burst, `refillPerSecond` sustained; `execute` takes one token per call. */
+/**
+ * A token bucket: `capacity` burst, `refillPerSecond` sustained; `execute` takes one token per call.
+ *
+ * @example
+ * ```ts
+ * import { rateLimiter } from 'breakwater';
+ *
+ * // at most 10 calls/s to a partner API, bursts of 20, wait up to 500 ms for a token
+ * const partner = rateLimiter({ capacity: 20, refillPerSecond: 10, maxWaitMs: 500, name: 'partner' });
+ * const answer = await partner.execute(async () => 'called the partner');
+ * console.log(answer, partner.available); // called the partner 19
+ * ```
+ */
 export function rateLimiter(options: RateLimiterOptions): RateLimiter {
   const opts = checkOptionsObject('rateLimiter', options, true, RATE_LIMITER_OPTIONS);
   const settings = readBucketSettings(opts);
@@ -91,6 +109,16 @@ const noop = (): void => {};
 /**
  * A rate limiter over a store of token buckets: the in-process one of `rateLimiter()` and
  * `keyedRateLimiter()`, or a shared one. `execute` takes one token per call.
+ *
+ * @example
+ * ```ts
+ * import { rateLimiter } from 'breakwater';
+ *
+ * const uploads = rateLimiter({ capacity: 1_000_000, refillPerSecond: 250_000 }); // bytes
+ * const chunk = new Uint8Array(64 * 1024);
+ * await uploads.acquire(chunk.byteLength); // weighted: takes 65 536 tokens (the bucket starts full)
+ * if (!uploads.tryAcquire(10)) console.log('no tokens now, and no waiting');
+ * ```
  */
 export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   readonly kind = 'rate-limiter';
@@ -115,14 +143,17 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     this.observer = observer;
   }
 
+  /** Bucket size in tokens: the largest burst. */
   get capacity(): number {
     return this.store.capacity;
   }
 
+  /** Tokens added per second. */
   get refillPerSecond(): number {
     return this.store.refillPerSecond;
   }
 
+  /** Longest wait for tokens, in milliseconds (0: refuse at once). */
   get maxWaitMs(): number {
     return this.store.maxWaitMs;
   }
@@ -136,6 +167,7 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
     return this.store.available(this.storeKey);
   }
 
+  /** Counters now: whole tokens available, refusals so far. */
   get stats(): RateLimiterStats {
     return { available: this.available, rejected: this.store.rejected };
   }

@@ -6,15 +6,21 @@ import { TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA1 } from './script.js';
 
 /** ioredis (4, 5): `evalsha(sha, numKeys, ...keysAndArgs)`; `status` is 'ready' when connected. */
 export interface IoRedisLike {
+  /** Runs a loaded script by its SHA1. */
   evalsha(sha1: string, numberOfKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Loads and runs a script (when Redis does not know the SHA1 yet). */
   eval(script: string, numberOfKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** `'ready'` when connected. */
   readonly status?: string;
 }
 
 /** node-redis (4, 5): `evalSha(sha, { keys, arguments })`; `isReady` is true when connected. */
 export interface NodeRedisLike {
+  /** Runs a loaded script by its SHA1. */
   evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** Loads and runs a script (when Redis does not know the SHA1 yet). */
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  /** True when connected. */
   readonly isReady?: boolean;
 }
 

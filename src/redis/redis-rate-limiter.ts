@@ -18,8 +18,13 @@ import {
 import { TokenBuckets, type BucketSettings } from '../rate-limit/token-bucket.js';
 import { isNoScript, scriptRunner, type RedisClientLike, type ScriptRunner } from './client.js';
 
+/**
+ * What decides while Redis is slow or down: `'local'` (an in-process bucket per key), `'allow'`
+ * (the call runs), `'reject'` (`RateLimiterUnavailableError`).
+ */
 export type UnavailableMode = 'local' | 'allow' | 'reject';
 
+/** Options of `redisRateLimiter()`: the bucket of every key, the client, and what to do without Redis. */
 export interface RedisRateLimiterOptions {
   /** A connected ioredis (4, 5) or node-redis (4, 5) client. It is used, never closed. */
   client: RedisClientLike;
@@ -48,9 +53,11 @@ export interface RedisRateLimiterOptions {
    * It also runs the waits and the `redisTimeoutMs` timer (systemClock when not given).
    */
   clock?: Clock | undefined;
+  /** Names the limiter in its events and telemetry; default `'redis-rate-limiter'`. */
   name?: string | undefined;
 }
 
+/** Payload of `unavailable`: Redis stopped answering in time. */
 export interface RedisUnavailableEvent {
   /** `'timeout'`: no answer within `redisTimeoutMs`; `'error'`: an error reply or a broken connection; `'not-ready'`: the client is disconnected. */
   readonly reason: 'timeout' | 'error' | 'not-ready';
@@ -58,6 +65,7 @@ export interface RedisUnavailableEvent {
   readonly error: unknown;
 }
 
+/** Payload of `recovered`: Redis answers in time again. */
 export interface RedisRecoveredEvent {
   /** How long decisions were made without Redis. */
   readonly unavailableMs: number;
@@ -70,6 +78,7 @@ export interface RedisRateLimiterEvents extends RateLimiterEvents {
   recovered: RedisRecoveredEvent;
 }
 
+/** A snapshot of a Redis limiter's counters (`limiter.stats`). */
 export interface RedisRateLimiterStats {
   /** Cumulative refusals (by Redis or the local fallback). */
   readonly rejected: number;
@@ -102,7 +111,26 @@ const REDIS_RATE_LIMITER_EVENTS = eventNames<RedisRateLimiterEvents>({
 /** Keys the in-process fallback holds at most (the least recently used go first, like `keyedRateLimiter`). */
 const LOCAL_MAX_KEYS = 10_000;
 
-/** One token bucket per key, shared through Redis by every process that uses the same keys. */
+/**
+ * One token bucket per key, shared through Redis by every process that uses the same keys.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { pipeline, timeout } from 'breakwater';
+ * import { redisRateLimiter } from 'breakwater/redis';
+ *
+ * const redis = new Redis(process.env['REDIS_URL'] ?? 'redis://localhost:6379');
+ * const perTenant = redisRateLimiter({
+ *   client: redis,
+ *   capacity: 20, // bursts of 20
+ *   refillPerSecond: 10, // 10 per second sustained, per tenant, across the whole fleet
+ *   prefix: 'ratelimit:partner-api:',
+ * });
+ * const partnerCall = (tenant: string) =>
+ *   pipeline(timeout(2_000), perTenant.get(tenant)).execute(({ signal }) => fetch('https://partner.example/api', { signal }));
+ * ```
+ */
 export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLimiter {
   const opts = checkOptionsObject('redisRateLimiter', options, true, REDIS_RATE_LIMITER_OPTIONS);
   const runner = scriptRunner(opts['client']);
@@ -205,10 +233,32 @@ class PendingCall extends DeadlineEntry {
   }
 }
 
+/**
+ * Token buckets by key, kept in Redis and shared by every process that uses the same keys,
+ * built by `redisRateLimiter()`. `get(key)` is that key's policy; `tryAcquire` and `acquire`
+ * take tokens without a function.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'redis';
+ * import { redisRateLimiter } from 'breakwater/redis';
+ *
+ * const redis = createClient({ url: process.env['REDIS_URL'] ?? 'redis://localhost:6379' });
+ * await redis.connect();
+ * const perUser = redisRateLimiter({ client: redis, capacity: 5, refillPerSecond: 1, prefix: 'ratelimit:login:' });
+ * perUser.on('unavailable', ({ reason }) => console.log(`redis ${reason}: deciding locally`));
+ * if (!(await perUser.tryAcquire('user-42'))) console.log(429); // 5 log-ins, then 1 per second
+ * console.log(perUser.stats); // { rejected: 0, fallbacks: 0, unavailable: false }
+ * ```
+ */
 export class RedisRateLimiter {
+  /** Kind of policy, `'redis-rate-limiter'`. */
   readonly kind = 'redis-rate-limiter';
+  /** Bucket size of every key, in tokens. */
   readonly capacity: number;
+  /** Tokens added per second to every key's bucket. */
   readonly refillPerSecond: number;
+  /** Longest wait of `execute` and `acquire` for tokens, in milliseconds (0: refuse at once). */
   readonly maxWaitMs: number;
   /** @internal Runs waits and the `redisTimeoutMs` deadlines: the given clock, else systemClock. */
   readonly timerClock: Clock;
@@ -236,9 +286,13 @@ export class RedisRateLimiter {
     private readonly settings: BucketSettings,
     /** The caller's clock for the bucket; undefined = Redis TIME. */
     private readonly bucketClock: Clock | undefined,
+    /** Prepended to every key in Redis. */
     readonly prefix: string,
+    /** A Redis round trip slower than this, in milliseconds, counts as Redis unavailable. */
     readonly redisTimeoutMs: number,
+    /** What decides while Redis is unavailable. */
     readonly onUnavailable: UnavailableMode,
+    /** The limiter's name (the `name` option): in its events and telemetry labels, shared by every key's view. */
     readonly name: string,
   ) {
     this.capacity = settings.capacity;
@@ -309,6 +363,7 @@ export class RedisRateLimiter {
     });
   }
 
+  /** Counters now: refusals, fallback decisions, and whether Redis counts as unavailable. */
   get stats(): RedisRateLimiterStats {
     const localRejected = this.local === undefined ? 0 : this.local.rejected;
     return { rejected: this.rejectedCount + localRejected, fallbacks: this.fallbackCount, unavailable: !this.up };
@@ -433,6 +488,17 @@ function checkKey(key: unknown, method: string): void {
 /**
  * One key's view of a `RedisRateLimiter`: a `Policy` that composes in `pipeline` and `guard`.
  * `capacity`, `refillPerSecond` and `available` let the HTTP guard send `RateLimit` fields.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * import { guard } from 'breakwater/express';
+ * import { redisRateLimiter } from 'breakwater/redis';
+ *
+ * const perClient = redisRateLimiter({ client: new Redis(), capacity: 40, refillPerSecond: 20 });
+ * // one view per request: 429 with Retry-After and RateLimit fields, counted across the fleet
+ * const middleware = guard((req) => perClient.get(req.ip ?? ''));
+ * ```
  */
 export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
   readonly kind = 'redis-rate-limiter';
@@ -442,16 +508,19 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
   /** @internal Use `redisRateLimiter().get(key)`. */
   constructor(
     private readonly owner: RedisRateLimiter,
+    /** The key this view takes tokens of (without the prefix). */
     readonly key: string,
   ) {
     super(owner.name, owner.events);
     this.remaining = Math.floor(owner.capacity);
   }
 
+  /** Bucket size, in tokens. */
   get capacity(): number {
     return this.owner.capacity;
   }
 
+  /** Tokens added per second. */
   get refillPerSecond(): number {
     return this.owner.refillPerSecond;
   }

@@ -15,16 +15,28 @@ export interface BackoffInput {
  * `delayMs` returns a finite number in `[0, maxMs]` for every input.
  */
 export interface Backoff {
+  /** The longest delay `delayMs` returns, in milliseconds. */
   readonly maxMs: number;
+  /** Milliseconds to wait before retry number `input.retry`, in `[0, maxMs]`. */
   delayMs(input: BackoffInput): number;
 }
 
+/**
+ * How `exponentialBackoff` randomizes its delays so that callers that failed together do not
+ * retry together: `'none'` (exact), `'full'` (uniform in [0, d]), `'equal'` (uniform in
+ * [d/2, d]), `'decorrelated'` (uniform in [initialMs, 3 · previous delay]).
+ */
 export type Jitter = 'none' | 'full' | 'equal' | 'decorrelated';
 
+/** Options of `exponentialBackoff()`. */
 export interface ExponentialBackoffOptions {
+  /** Delay before the first retry, in milliseconds (before jitter); default 100. */
   initialMs?: number | undefined;
+  /** Cap on any delay, in milliseconds; default 30 000 (or `initialMs` when larger). */
   maxMs?: number | undefined;
+  /** Growth of the delay per retry (≥ 1); default 2. */
   factor?: number | undefined;
+  /** Randomization of each delay; default `'full'`. */
   jitter?: Jitter | undefined;
 }
 
@@ -40,6 +52,16 @@ function clamp(value: number, maxMs: number): number {
   return value >= 0 ? (value <= maxMs ? value : maxMs) : 0;
 }
 
+/**
+ * The same delay, `ms` milliseconds (≥ 0), before every retry.
+ *
+ * @example
+ * ```ts
+ * import { constantBackoff, retry } from 'breakwater';
+ *
+ * const retrying = retry({ maxRetries: 3, backoff: constantBackoff(250) });
+ * ```
+ */
 export function constantBackoff(ms: number): Backoff {
   checkNumber('ms', ms, { min: 0 });
   return Object.freeze({ maxMs: ms, delayMs: () => ms });
@@ -49,6 +71,14 @@ export function constantBackoff(ms: number): Backoff {
  * `initialMs · factor^(retry−1)`, capped at `maxMs`, with jitter:
  * - `none`: exactly that; `full`: uniform in [0, d]; `equal`: uniform in [d/2, d];
  * - `decorrelated`: uniform in [initialMs, 3 · previous] (AWS "decorrelated jitter"), capped.
+ *
+ * @example
+ * ```ts
+ * import { exponentialBackoff, retry } from 'breakwater';
+ *
+ * // waits 5–10, 10–20, 20–40 ms before retries 1, 2, 3 (equal jitter: uniform in [d/2, d])
+ * const retrying = retry({ maxRetries: 3, backoff: exponentialBackoff({ initialMs: 10, jitter: 'equal' }) });
+ * ```
  */
 export function exponentialBackoff(options?: ExponentialBackoffOptions): Backoff {
   const opts = checkOptionsObject('exponentialBackoff', options, false, EXPONENTIAL_BACKOFF_OPTIONS);

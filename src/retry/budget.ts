@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { checkClock, checkOptionsObject, optionNames, optionalNumber } from '../core/validate.js';
 
+/** Options of `retryBudget()`. */
 export interface RetryBudgetOptions {
   /** Retries allowed as a fraction of calls in the window, 0..1. Default 0.2 (Finagle's 20 %). */
   ratio?: number | undefined;
@@ -8,6 +9,7 @@ export interface RetryBudgetOptions {
   minPerSecond?: number | undefined;
   /** How far back calls and retries are counted. Default 10 000. */
   windowMs?: number | undefined;
+  /** Time source of the window; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
 }
 
@@ -24,11 +26,33 @@ export interface RetryBudget {
   recordCall(): void;
   /** Takes one retry from the budget; false when the budget is spent. */
   tryRetry(): boolean;
-  readonly stats: { readonly calls: number; readonly retries: number; readonly allowed: number };
+  /** Counts over the window now. */
+  readonly stats: {
+    /** First attempts recorded in the window. */
+    readonly calls: number;
+    /** Retries taken in the window. */
+    readonly retries: number;
+    /** Retries the window allows in all: `minPerSecond · windowMs / 1000 + ratio · calls`, rounded down. */
+    readonly allowed: number;
+  };
 }
 
 const BUCKETS = 10;
 
+/**
+ * A shared cap on retries: at most `ratio` of the calls of the last `windowMs`, plus
+ * `minPerSecond`. A retry the budget refuses is not made: the call fails with its last error.
+ *
+ * @example
+ * ```ts
+ * import { pipeline, retry, retryBudget, timeout } from 'breakwater';
+ *
+ * const budget = retryBudget({ ratio: 0.2 }); // one per downstream
+ * const search = pipeline(retry({ maxRetries: 3, budget }), timeout(500));
+ * const suggest = pipeline(retry({ maxRetries: 1, budget }), timeout(200));
+ * console.log(budget.stats); // { calls: 0, retries: 0, allowed: 100 }
+ * ```
+ */
 export function retryBudget(options?: RetryBudgetOptions): RetryBudget {
   const opts = checkOptionsObject('retryBudget', options, false, RETRY_BUDGET_OPTIONS);
   const ratio = optionalNumber('ratio', opts['ratio'], 0.2, { min: 0, max: 1 });

@@ -38,8 +38,11 @@ export interface RetryOptions<R = unknown> {
   maxDelayMs?: number | undefined;
   /** Caps retries at a fraction of recent calls (see `retryBudget`); share one per downstream. */
   budget?: RetryBudget | undefined;
+  /** Time source of the waits between attempts; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
+  /** Source of the backoff's jitter, returning numbers in [0, 1); default `Math.random` (seed it in tests). */
   random?: (() => number) | undefined;
+  /** Names the policy in its events and telemetry; default `'retry'`. */
   name?: string | undefined;
 }
 
@@ -48,14 +51,21 @@ const RETRY_OPTIONS = optionNames<RetryOptions>({
   budget: true, clock: true, random: true, name: true,
 });
 
+/** The events a retry emits; subscribe with `on(event, listener)`. */
 export interface RetryEvents {
+  /** An attempt failed and is retried after `delayMs`. */
   retry: RetryEvent;
   /** The call finally succeeded (possibly after retries). */
   success: SuccessEvent;
   /** The call finally failed: retries exhausted, error not handled, or aborted. */
   failure: FailureEvent;
   /** A retry was skipped because the retry budget was spent. */
-  budgetExhausted: { readonly attempt: number; readonly error: unknown };
+  budgetExhausted: {
+    /** The attempt that would have started (2 for the first retry). */
+    readonly attempt: number;
+    /** The failure that would have been retried; the call rejects with it. */
+    readonly error: unknown;
+  };
 }
 
 export const RETRY_EVENTS = eventNames<RetryEvents>({ retry: true, success: true, failure: true, budgetExhausted: true });
@@ -75,6 +85,27 @@ function retryAfterOf(error: unknown): number {
   return typeof value === 'number' && value > 0 && value !== Infinity ? value : 0;
 }
 
+/**
+ * Runs `fn` again when it fails, up to `maxRetries` times, waiting the backoff's delay between
+ * attempts (at least an error's `retryAfterMs`, at most `maxDelayMs`). Each attempt gets its own
+ * `ctx.attempt`; the wait ends at once when the caller aborts.
+ *
+ * @example
+ * ```ts
+ * import { exponentialBackoff, retry } from 'breakwater';
+ *
+ * const retrying = retry({
+ *   maxRetries: 3,
+ *   backoff: exponentialBackoff({ initialMs: 5, maxMs: 100, jitter: 'full' }),
+ *   handle: (error) => !(error instanceof TypeError), // a bug won't fix itself: don't retry it
+ * });
+ * const result = await retrying.execute(async ({ attempt }) => {
+ *   if (attempt < 3) throw new Error('flaky');
+ *   return 'ok';
+ * });
+ * console.log(result); // ok
+ * ```
+ */
 export function retry<R = unknown>(options: RetryOptions<R>): RetryPolicy {
   const opts = checkOptionsObject('retry', options, true, RETRY_OPTIONS);
   const maxRetries = checkNumber('maxRetries', opts['maxRetries'], { min: 0, integer: true, infinite: true });
@@ -118,9 +149,22 @@ interface RetrySettings {
   name: string;
 }
 
+/**
+ * A retry policy, built by `retry()`.
+ *
+ * @example
+ * ```ts
+ * import { retry } from 'breakwater';
+ *
+ * const retrying = retry({ maxRetries: 2, name: 'inventory' });
+ * retrying.on('retry', ({ attempt, delayMs }) => console.log(`attempt ${attempt} in ${delayMs.toFixed(1)} ms`));
+ * const stock = await retrying.execute(() => fetch('https://example.com/stock'));
+ * ```
+ */
 export class RetryPolicy extends PolicyBase<RetryEvents> {
   readonly kind = 'retry';
   protected readonly eventNames = RETRY_EVENTS;
+  /** Retries after the first call (the `maxRetries` option). */
   readonly maxRetries: number;
   private readonly settings: RetrySettings;
   private readonly observer: Observer<RetryEvents>;

@@ -237,6 +237,7 @@ function drawPanel(panel: Panel, top: number, durationS: number, last: boolean):
   return out;
 }
 
+/** Options of `renderChart(report, options)`: the headings. */
 export interface ChartOptions {
   /** Heading of the chart; default: the scenario's name. */
   readonly title?: string;
@@ -244,7 +245,18 @@ export interface ChartOptions {
   readonly subtitle?: string;
 }
 
-/** An SVG chart of a simulation report: latency, outcomes, in flight, utilisation and breakers over time. */
+/**
+ * An SVG chart of a simulation report: latency, outcomes, in flight, utilisation and breakers over time.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from 'node:fs';
+ * import { renderChart, simulate } from 'breakwater/sim';
+ *
+ * const report = await simulate({ durationMs: 10_000, load: { rps: 100 }, downstream: { servers: 10, latencyMs: 50 } });
+ * writeFileSync('run.svg', renderChart(report, { title: 'baseline', subtitle: '100 rps, 10 servers' }));
+ * ```
+ */
 export function renderChart(report: SimulationReport, options: ChartOptions = {}): string {
   const { rows, endMs } = chartedSeconds(report);
   const panels = panelsOf(report, rows, endMs);

@@ -6,8 +6,20 @@ import type { ResolvedPhase } from './scenario.js';
 /** What a successful downstream call resolves with: anything else reaching a caller came from a fallback. */
 export const DOWNSTREAM_RESULT: unique symbol = Symbol('breakwater/sim: downstream result');
 
-/** The error a failing downstream call rejects with (one instance, like an HTTP 500 body). */
+/**
+ * The error a failing downstream call rejects with (one instance, like an HTTP 500 body).
+ *
+ * @example
+ * ```ts
+ * import { fallback } from 'breakwater';
+ * import { DownstreamError } from 'breakwater/sim';
+ *
+ * // in a scenario's policy: answer a default for the downstream's own failures only
+ * const policy = fallback('default', { handle: (error) => error instanceof DownstreamError });
+ * ```
+ */
 export class DownstreamError extends Error {
+  /** The simulator makes one; a model of your own may throw it too. */
   constructor() {
     super('downstream error (simulated)');
   }

@@ -37,6 +37,7 @@ const drainNow: (() => void) | undefined = (() => {
 })();
 
 
+/** Options of `new SimulationEngine(options)`; all optional. */
 export interface EngineOptions {
   /** Seeds every random stream (`random(stream)`). Default 1. */
   seed?: number;
@@ -46,6 +47,7 @@ export interface EngineOptions {
   maxStepsAtOneInstant?: number;
 }
 
+/** Options of `engine.run(options)`. */
 export interface RunOptions {
   /** Fire timers due up to this virtual time, then stop with `now()` at it. Default: until none is left. */
   untilMs?: number;
@@ -55,8 +57,23 @@ export interface RunOptions {
  * A discrete-event engine: a virtual clock whose timers live in a binary heap (ties fire in
  * creation order) and a run loop that lets promise reactions settle between timers. Give
  * `engine.clock` to real policies; schedule the model's own events with `at`/`after`.
+ *
+ * @example
+ * ```ts
+ * import { exponentialBackoff, retry } from 'breakwater';
+ * import { SimulationEngine } from 'breakwater/sim';
+ *
+ * const engine = new SimulationEngine({ seed: 1 });
+ * const policy = retry({ maxRetries: 5, backoff: exponentialBackoff({ initialMs: 100 }), clock: engine.clock, random: engine.random(1) });
+ * let calls = 0;
+ * const flaky = () => new Promise((resolve, reject) => engine.after(10, () => (++calls < 3 ? reject(new Error('busy')) : resolve('ok'))));
+ * const answer = policy.execute(flaky);
+ * await engine.run();
+ * console.log(await answer, calls, `${Math.round(engine.now)} ms`); // ok 3 95 ms
+ * ```
  */
 export class SimulationEngine {
+  /** The seed of every random stream of the engine (`options.seed`, default 1). */
   readonly seed: number;
   /** A `Clock` on virtual time, for policies. */
   readonly clock: Clock;
@@ -75,6 +92,7 @@ export class SimulationEngine {
   private resolveRun: () => void = noop;
   private rejectRun: (error: unknown) => void = noop;
 
+  /** An engine at virtual time 0 with no timers. */
   constructor(options?: EngineOptions) {
     const opts = checkOptionsObject('engine', options, false);
     this.seed = optionalNumber('seed', opts['seed'], 1, { integer: true });
@@ -125,6 +143,7 @@ export class SimulationEngine {
     return timer;
   }
 
+  /** Schedules `callback` `delayMs` virtual milliseconds from now. */
   after(delayMs: number, callback: () => void): Timer {
     return this.at(this.current + delayMs, callback);
   }

@@ -3,6 +3,21 @@
  * fired (a model's recurring event costs no allocation), and a subclass may override `fire`
  * (a per-call object that is its own timer needs no closure). `time`, `seq` and `pending`
  * belong to the engine: read them, never write them.
+ *
+ * @example
+ * ```ts
+ * import { SimulationEngine, Timer } from 'breakwater/sim';
+ *
+ * const engine = new SimulationEngine();
+ * let ticks = 0;
+ * // a recurring event: one object, scheduled again each time it fires
+ * const tick = new Timer(() => {
+ *   if (++ticks < 3) engine.schedule(tick, engine.now + 100);
+ * });
+ * engine.schedule(tick, 100);
+ * await engine.run();
+ * console.log(ticks, engine.now); // 3 300
+ * ```
  */
 export class Timer {
   /** When it fires (virtual ms). */
@@ -12,8 +27,13 @@ export class Timer {
   /** True while it waits to fire. */
   pending = false;
 
+  /**
+   * A timer not scheduled yet: hand it to `engine.schedule`.
+   * @param callback What `fire` calls (a subclass that overrides `fire` may leave it out).
+   */
   constructor(readonly callback: () => void = noop) {}
 
+  /** Called by the engine at the timer's time; calls `callback`. */
   fire(): void {
     this.callback();
   }

@@ -16,6 +16,16 @@ function splitmix32(state: number): [next: number, output: number] {
  * independent sequence: the arrivals, the downstream, each instance's policies…). Separate
  * streams keep one consumer's draws from shifting another's: a policy that draws more random
  * numbers does not change the arrival times, so configurations of a sweep see the same traffic.
+ *
+ * @example
+ * ```ts
+ * import { retry } from 'breakwater';
+ * import { createRandom } from 'breakwater/sim';
+ *
+ * const jitter = createRandom(7, 1); // seed 7, stream 1: the same numbers on every run
+ * const policy = retry({ maxRetries: 3, random: jitter });
+ * console.log(createRandom(7, 1)() === createRandom(7, 1)()); // true
+ * ```
  */
 export function createRandom(seed: number, stream = 0): () => number {
   let state = (Math.imul(seed | 0, 0x85ebca6b) ^ Math.imul((stream | 0) + 1, 0xc2b2ae35)) | 0;

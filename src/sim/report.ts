@@ -30,8 +30,11 @@ export interface SimulationCounts {
   readonly goodput: number;
   /** Latency of finished requests, every outcome, from arrival to answer (caller resends included). */
   readonly p50Ms: number | null;
+  /** 99th percentile of the same latencies (null when none finished). */
   readonly p99Ms: number | null;
+  /** Slowest of the same latencies. */
   readonly maxMs: number | null;
+  /** Mean of the same latencies. */
   readonly meanMs: number | null;
   /** Attempts the callers sent: requests plus their resends. */
   readonly attempts: number;
@@ -49,6 +52,7 @@ export interface SimulationCounts {
   readonly breakerTransitions: number;
 }
 
+/** One second of a run (`report.series`): the counts of the requests that arrived in it, and what happened during it. */
 export interface SimulationSecond extends SimulationCounts {
   /** Start of this second, in virtual ms. */
   readonly startMs: number;
@@ -58,36 +62,54 @@ export interface SimulationSecond extends SimulationCounts {
   readonly breakerHalfOpen: number;
 }
 
+/** A circuit breaker's state change during a run (`report.transitions`). */
 export interface SimulationTransition {
+  /** Virtual time of the change. */
   readonly atMs: number;
+  /** 0-based index of the upstream instance whose breaker changed. */
   readonly instance: number;
   /** Which breaker of the instance's pipeline (0 = outermost). */
   readonly breaker: number;
+  /** The state before (`closed`, `open`, `half-open`). */
   readonly from: string;
+  /** The state after. */
   readonly to: string;
 }
 
+/** What `simulate` resolves to: the scenario as run, the totals, one row per second and the breaker transitions. Plain JSON: the same scenario and seed give the same bytes. */
 export interface SimulationReport {
+  /** The scenario's `name` (null when it had none). */
   readonly name: string | null;
+  /** The seed the run used. */
   readonly seed: number;
   /** Arrivals happen in [0, durationMs). */
   readonly durationMs: number;
   /** When the run ended: the last request finished (or `durationMs + drainMs`); at least durationMs. */
   readonly endMs: number;
+  /** Upstream instances in the run. */
   readonly instances: number;
+  /** The scenario's `sloMs` (null when it had none). */
   readonly sloMs: number | null;
   /** Breakers found in one instance's policy (0 when none). */
   readonly breakersPerInstance: number;
+  /** The downstream's phases, the first being its initial behaviour, with every field resolved. */
   readonly phases: ReadonlyArray<{
+    /** Virtual time the phase began. */
     readonly atMs: number;
+    /** The phase's `label` (null when it had none). */
     readonly label: string | null;
+    /** Parallel servers in the phase. */
     readonly servers: number;
+    /** Fraction of calls failing in the phase. */
     readonly errorRate: number;
+    /** Service time in the phase. */
     readonly latencyMs: Distribution;
   }>;
+  /** Counts over the whole run. */
   readonly totals: SimulationCounts;
   /** One row per second of [0, endMs): the seconds after durationMs have no arrivals, only the drain. */
   readonly series: readonly SimulationSecond[];
+  /** Every breaker state change, in time order. */
   readonly transitions: readonly SimulationTransition[];
 }
 

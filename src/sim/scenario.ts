@@ -18,20 +18,25 @@ export interface PolicyEnvironment {
   readonly random: () => number;
   /** 0-based index of the instance being built. */
   readonly instance: number;
+  /** How many instances the scenario runs (`load.instances`). */
   readonly instances: number;
 }
 
+/** One step of a load schedule (`load.rps` as a list). */
 export interface RateStep {
   /** From this virtual time on (until the next step), arrivals come at `rps`. */
   readonly atMs: number;
+  /** Requests per second over the whole fleet, from `atMs` on. */
   readonly rps: number;
 }
 
+/** A change of the downstream's behaviour at a virtual time (`downstream.phases`): a bad deploy, a rollback. Fields left out keep the phase before's values. */
 export interface Phase {
   /** From this virtual time on, the downstream behaves as this phase says. */
   readonly atMs: number;
   /** Service time of calls that start being served from now on. */
   readonly latencyMs?: Distribution | undefined;
+  /** Fraction of calls that fail from now on, 0..1. */
   readonly errorRate?: number | undefined;
   /** Parallel capacity: fewer servers take effect as busy ones finish. */
   readonly servers?: number | undefined;
@@ -39,6 +44,10 @@ export interface Phase {
   readonly label?: string | undefined;
 }
 
+/**
+ * What `simulate` runs: open-loop load from a fleet of upstream instances, each with its own
+ * policies, against a downstream queue with `servers` parallel servers. Times in virtual ms.
+ */
 export interface Scenario {
   /** Shown on charts and summaries. */
   readonly name?: string | undefined;
@@ -51,6 +60,7 @@ export interface Scenario {
    * counted as unfinished. Default 10 000.
    */
   readonly drainMs?: number | undefined;
+  /** The arrivals: their rate, spacing and how many upstream instances share them. */
   readonly load: {
     /** Requests per second over the whole fleet: constant, or a step schedule (0 before the first step). */
     readonly rps: number | readonly RateStep[];
@@ -59,6 +69,7 @@ export interface Scenario {
     /** Upstream instances, each with its own policies. Default 1. */
     readonly instances?: number | undefined;
   };
+  /** The downstream every instance calls: its capacity, service time, errors, and their changes over time. */
   readonly downstream: {
     /** Parallel capacity; calls beyond it wait in one FIFO queue. */
     readonly servers: number;
@@ -66,6 +77,7 @@ export interface Scenario {
     readonly latencyMs: Distribution;
     /** Fraction of calls that fail (after their service time), 0..1. Default 0. */
     readonly errorRate?: number | undefined;
+    /** Changes over time, in `atMs` order (a bad deploy, its rollback). */
     readonly phases?: readonly Phase[] | undefined;
   };
   /** Builds one instance's policy from virtual time and a random stream. Default: no policy. */

@@ -268,6 +268,27 @@ function isPolicy(value: unknown): value is Policy {
  * Runs a scenario in virtual time: open-loop requests from a fleet of upstream instances,
  * each with its own real policies, against a downstream queue with parallel servers.
  * Deterministic: the same scenario and seed give the same report.
+ *
+ * @example
+ * ```ts
+ * import { bulkhead, circuitBreaker, pipeline, timeout } from 'breakwater';
+ * import { simulate } from 'breakwater/sim';
+ *
+ * const report = await simulate({
+ *   durationMs: 20_000,
+ *   seed: 7,
+ *   load: { rps: 200 },
+ *   downstream: {
+ *     servers: 20,
+ *     latencyMs: { lognormal: { p50Ms: 20, p99Ms: 60 } },
+ *     phases: [{ atMs: 5_000, latencyMs: 2_000, label: 'bad deploy' }],
+ *   },
+ *   policy: ({ clock }) => pipeline(bulkhead({ maxConcurrent: 10, clock }), circuitBreaker({ halfOpenAfterMs: 1_000, clock }), timeout(100, { clock })),
+ *   callers: { timeoutMs: 1_000 },
+ *   sloMs: 300,
+ * });
+ * console.log(report.totals.goodput, report.totals.sent);
+ * ```
  */
 export async function simulate(scenario: Scenario): Promise<SimulationReport> {
   const resolved = resolveScenario(scenario);

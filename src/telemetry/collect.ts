@@ -352,7 +352,13 @@ export function gaugeValues(records: Iterable<PolicyRecord>): GaugeValue[] {
 
 /** The part of `trace` from `@opentelemetry/api` the bridge uses. */
 export interface TraceApiLike {
-  getActiveSpan(): { addEvent(name: string, attributes?: Record<string, string | number | boolean>): unknown } | undefined;
+  /** The span active in the current async context, if any. */
+  getActiveSpan():
+    | {
+        /** Adds a named event with attributes to the span. */
+        addEvent(name: string, attributes?: Record<string, string | number | boolean>): unknown;
+      }
+    | undefined;
 }
 
 function errorType(error: unknown): string | undefined {

@@ -23,34 +23,54 @@ import {
 
 export type { TraceApiLike } from './collect.js';
 
+/** OpenTelemetry attributes: what the bridge labels each measurement with (`breakwater.policy`, …). */
 export type AttributesLike = Record<string, string | number | boolean>;
 
+/** What the bridge passes when it creates an instrument. */
 export interface InstrumentOptionsLike {
+  /** What the instrument measures, for humans. */
   description?: string;
+  /** UCUM unit: `'s'`, `'{call}'`, …. */
   unit?: string;
-  advice?: { explicitBucketBoundaries?: number[] };
+  /** Hints for the SDK's default aggregation. */
+  advice?: {
+    /** Histogram bucket boundaries, in the instrument's unit (seconds for the call duration). */
+    explicitBucketBoundaries?: number[];
+  };
 }
 
+/** The part of an OpenTelemetry `Counter` the bridge uses. */
 export interface CounterLike {
+  /** Adds `value` (≥ 0) to the series of `attributes`. */
   add(value: number, attributes?: AttributesLike): void;
 }
+/** The part of an OpenTelemetry `Histogram` the bridge uses. */
 export interface HistogramLike {
+  /** Records one measurement in the series of `attributes`. */
   record(value: number, attributes?: AttributesLike): void;
 }
 // An observable is only handed back to the meter: its shape does not matter here.
+/** An OpenTelemetry observable gauge, as the meter created it. */
 export type ObservableLike = object;
+/** What a batch observable callback of the meter reports gauge values to. */
 export interface BatchObservableResultLike {
+  /** Reports the current `value` of `observable` for the series of `attributes`. */
   observe(observable: ObservableLike, value: number, attributes?: AttributesLike): void;
 }
 
 /** The part of an `@opentelemetry/api` `Meter` the bridge uses. */
 export interface MeterLike {
+  /** Creates (or returns) the counter named `name`. */
   createCounter(name: string, options?: InstrumentOptionsLike): CounterLike;
+  /** Creates (or returns) the histogram named `name`. */
   createHistogram(name: string, options?: InstrumentOptionsLike): HistogramLike;
+  /** Creates (or returns) the observable gauge named `name`. */
   createObservableGauge(name: string, options?: InstrumentOptionsLike): ObservableLike;
+  /** Registers `callback` to report the values of `observables` at each collection. */
   addBatchObservableCallback(callback: (result: BatchObservableResultLike) => void, observables: ObservableLike[]): void;
 }
 
+/** Options of the OpenTelemetry `instrument(policy, options)`. */
 export interface OtelInstrumentOptions {
   /** A `Meter` from `@opentelemetry/api` (`metrics.getMeter('my-service')`). */
   meter: MeterLike;
@@ -65,13 +85,31 @@ const OTEL_INSTRUMENT_OPTIONS = optionNames<OtelInstrumentOptions>({ meter: true
 
 /** Attribute keys: public names, documented in docs/telemetry.md; never rename them. */
 export const ATTR_POLICY = 'breakwater.policy';
+/** The attribute of `breakwater.calls` and `breakwater.call.duration` naming how a call ended: `success`, `failure`, `rejected`, `timeout`. */
 export const ATTR_OUTCOME = 'breakwater.outcome';
+/** The attribute of `breakwater.circuit.state` naming the breaker state the value is for. */
 export const ATTR_STATE = 'breakwater.state';
 
 /**
  * Reports the calls, durations, retries and gauges of `policy` — and of every policy inside it
  * when it is a pipeline — to `meter`. The returned function detaches: its listeners are removed
  * and its gauges stop being reported.
+ *
+ * @example
+ * ```ts
+ * import { metrics, trace } from '@opentelemetry/api';
+ * import { circuitBreaker, pipeline, retry, timeout } from 'breakwater';
+ * import { instrument } from 'breakwater/otel';
+ *
+ * const checkout = pipeline(
+ *   retry({ maxRetries: 2, name: 'checkout-retry' }),
+ *   circuitBreaker({ halfOpenAfterMs: 5_000, name: 'checkout-breaker' }),
+ *   timeout(1_000, { name: 'checkout-timeout' }),
+ * );
+ * const detach = instrument(checkout, { meter: metrics.getMeter('checkout'), trace });
+ * // later, when the policy is discarded:
+ * detach();
+ * ```
  */
 export function instrument(policy: object, options: OtelInstrumentOptions): () => void {
   const opts = checkOptionsObject('instrument', options, true, OTEL_INSTRUMENT_OPTIONS);

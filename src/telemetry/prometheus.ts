@@ -24,23 +24,34 @@ import {
 
 export type { TraceApiLike } from './collect.js';
 
+/** Prometheus label values by label name (`policy`, `outcome`, `state`). */
 export type PromLabels = Record<string, string>;
 
+/** The part of a prom-client `Counter` the bridge uses. */
 export interface PromCounterLike {
+  /** Adds `value` (default 1) to the series of `labels`. */
   inc(labels: PromLabels, value?: number): void;
+  /** Drops the series of `labels` (a detached policy's). */
   remove(labels: PromLabels): void;
 }
+/** The part of a prom-client `Histogram` the bridge uses. */
 export interface PromHistogramLike {
+  /** Records one measurement (seconds, for the call duration) in the series of `labels`. */
   observe(labels: PromLabels, value: number): void;
+  /** Drops the series of `labels` (a detached policy's). */
   remove(labels: PromLabels): void;
 }
+/** The part of a prom-client `Gauge` the bridge uses. */
 export interface PromGaugeLike {
+  /** Sets the series of `labels` to `value`. */
   set(labels: PromLabels, value: number): void;
+  /** Drops every series: each scrape sets the gauges of the attached policies afresh. */
   reset(): void;
 }
 
 /** The part of a prom-client `Registry` the bridge uses. */
 export interface PromRegistryLike {
+  /** The metric registered under `name`, if any: the bridge reuses its own and refuses a stranger's. */
   getSingleMetric(name: string): unknown;
 }
 
@@ -64,12 +75,17 @@ function config(value: MetricConfig): never {
  * configuration types fit; the bridge builds its configurations as `MetricConfig` below.
  */
 export interface PromClientLike {
+  /** prom-client's `Counter` class. */
   Counter: new (config: never) => PromCounterLike;
+  /** prom-client's `Histogram` class. */
   Histogram: new (config: never) => PromHistogramLike;
+  /** prom-client's `Gauge` class. */
   Gauge: new (config: never) => PromGaugeLike;
+  /** prom-client's default registry, used when no `registry` is given. */
   register: PromRegistryLike;
 }
 
+/** Options of the Prometheus `instrument(policy, options)`. */
 export interface PrometheusInstrumentOptions {
   /** The prom-client module. */
   client: PromClientLike;
@@ -83,16 +99,27 @@ const PROMETHEUS_INSTRUMENT_OPTIONS = optionNames<PrometheusInstrumentOptions>({
 
 /** Metric names: public names, documented in docs/telemetry.md; never rename them. */
 export const METRIC_NAMES = {
+  /** Counter of calls, by `policy` and `outcome`. */
   calls: 'breakwater_calls_total',
+  /** Histogram of call durations in seconds, by `policy` and `outcome`. */
   duration: 'breakwater_call_duration_seconds',
+  /** Counter of retries started, by `policy`. */
   retries: 'breakwater_retries_total',
+  /** Counter of extra hedge attempts started, by `policy`. */
   hedges: 'breakwater_hedges_total',
+  /** Gauge per breaker and `state`: 1 for the current state, 0 for the others. */
   circuitState: 'breakwater_circuit_state',
+  /** Gauge of calls running inside a bulkhead. */
   bulkheadActive: 'breakwater_bulkhead_active',
+  /** Gauge of calls waiting in a bulkhead's queue. */
   bulkheadQueued: 'breakwater_bulkhead_queued',
+  /** Gauge of whole tokens a rate limiter has now. */
   rateLimiterAvailable: 'breakwater_rate_limiter_available',
+  /** Gauge of an adaptive limiter's current limit. */
   concurrencyLimit: 'breakwater_concurrency_limit',
+  /** Gauge of calls running inside an adaptive limiter. */
   concurrencyActive: 'breakwater_concurrency_active',
+  /** Gauge of calls waiting in an adaptive limiter's queue. */
   concurrencyQueued: 'breakwater_concurrency_queued',
 } as const;
 
@@ -101,6 +128,18 @@ export const METRIC_NAMES = {
  * when it is a pipeline — to a prom-client registry. The returned function detaches: listeners
  * are removed, the policy's gauges disappear, and its series are removed unless another attached
  * policy reports under the same name.
+ *
+ * @example
+ * ```ts
+ * import * as client from 'prom-client';
+ * import { bulkhead, circuitBreaker } from 'breakwater';
+ * import { instrument } from 'breakwater/prometheus';
+ *
+ * const detach = instrument(circuitBreaker({ halfOpenAfterMs: 5_000, name: 'payments' }), { client }); // client.register
+ * const registry = new client.Registry();
+ * instrument(bulkhead({ maxConcurrent: 10, name: 'db' }), { client, registry }); // or your own Registry
+ * console.log(await registry.metrics()); // breakwater_bulkhead_active{policy="db"} 0, …
+ * ```
  */
 export function instrument(policy: object, options: PrometheusInstrumentOptions): () => void {
   const opts = checkOptionsObject('instrument', options, true, PROMETHEUS_INSTRUMENT_OPTIONS);

@@ -16,6 +16,18 @@ function settle(): Promise<void> {
  * Virtual time for tests. Nothing happens until `advance` is awaited: it fires due timers in
  * deadline order (ties in creation order), setting `now()` to each deadline first and letting
  * promise callbacks settle after each, so code awaiting a timer runs before the next fires.
+ *
+ * @example
+ * ```ts
+ * import { timeout } from 'breakwater';
+ * import { TestClock } from 'breakwater/testing';
+ *
+ * const clock = new TestClock();
+ * const policy = timeout(30_000, { clock });
+ * const call = policy.execute(() => new Promise(() => {})).catch((error) => error.code);
+ * await clock.advance(30_000); // fires due timers in order, letting promises settle after each
+ * console.log(await call, clock.now()); // ERR_TIMEOUT 30000
+ * ```
  */
 export class TestClock implements Clock {
   private current: number;
@@ -23,6 +35,7 @@ export class TestClock implements Clock {
   /** Sorted by (deadline, sequence). Few timers are alive at once in tests: an array is fine. */
   private readonly timers: VirtualTimer[] = [];
 
+  /** `start`: what `now()` returns before any `advance` or `jump`, in milliseconds (default 0). */
   constructor(start = 0) {
     this.current = checkNumber('start', start);
   }

@@ -10,16 +10,23 @@ import { Observer } from '../core/observe.js';
 import { PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames } from '../core/validate.js';
 
+/** Options of `timeout(ms, options)`. */
 export interface TimeoutOptions {
+  /** Time source of the timer; default `systemClock` (a `TestClock` in tests). */
   clock?: Clock | undefined;
+  /** Names the policy in its events and telemetry; default `'timeout'`. */
   name?: string | undefined;
 }
 
 const TIMEOUT_OPTIONS = optionNames<TimeoutOptions>({ clock: true, name: true });
 
+/** The events a timeout emits; subscribe with `on(event, listener)`. */
 export interface TimeoutEvents {
+  /** `fn` answered in time. */
   success: SuccessEvent;
+  /** `fn` failed in time (a timeout is the `timeout` event instead). */
   failure: FailureEvent;
+  /** The limit passed first: the call rejected with `TimeoutError` and its signal was aborted. */
   timeout: TimeoutEvent;
 }
 
@@ -28,6 +35,20 @@ export const TIMEOUT_EVENTS = eventNames<TimeoutEvents>({ success: true, failure
 /**
  * Rejects with `TimeoutError` after `ms` without waiting for `fn`, and aborts `ctx.signal`
  * with that error. A late result or rejection of `fn` is swallowed.
+ *
+ * `ms`: the limit in milliseconds (> 0); inside `runWithDeadline` a tighter deadline wins.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError, timeout } from 'breakwater';
+ *
+ * const limit = timeout(50);
+ * await limit
+ *   .execute(({ signal }) => fetch('https://example.com/slow', { signal }))
+ *   .catch((error) => {
+ *     if (error instanceof TimeoutError) console.log(error.timeoutMs); // 50
+ *   });
+ * ```
  */
 export function timeout(ms: number, options?: TimeoutOptions): TimeoutPolicy {
   checkNumber('ms', ms, { above: 0 });
@@ -79,6 +100,19 @@ class TimedCall extends DeadlineEntry {
 
 const noop = (): void => {};
 
+/**
+ * A timeout policy, built by `timeout()`: each call rejects with `TimeoutError` after `ms` and
+ * its `ctx.signal` aborts. One timer serves every call in flight.
+ *
+ * @example
+ * ```ts
+ * import { timeout } from 'breakwater';
+ *
+ * const limit = timeout(1_000, { name: 'search' });
+ * limit.on('timeout', ({ timeoutMs }) => console.log(`search gave up after ${timeoutMs} ms`));
+ * const hits = await limit.execute(({ signal }) => fetch('https://example.com/search', { signal }));
+ * ```
+ */
 export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
   readonly kind = 'timeout';
   protected readonly eventNames = TIMEOUT_EVENTS;
@@ -87,6 +121,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
 
   /** @internal Use `timeout()`, which validates the options. */
   constructor(
+    /** The limit of each call, in milliseconds. */
     readonly ms: number,
     clock: Clock,
     name: string,
