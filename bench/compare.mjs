@@ -53,13 +53,30 @@ const policies = [
   ['bulkhead', 'bulkhead (maxConcurrent 1000)', (bw) => bw.bulkhead({ maxConcurrent: 1_000 })],
   ['rateLimiter', 'rateLimiter (never rejects)', (bw) => bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9 })],
   ['fallback', 'fallback (no failure)', (bw) => bw.fallback(0)],
+  // Every estimator pinned at 1000, like the bulkhead's 1000 slots: no call ever waits, and
+  // the rows differ from the bulkhead by what it costs to time each call and feed the estimator.
   [
     'adaptive',
-    'adaptiveConcurrency (Gradient2 pinned at 1000)',
+    'adaptiveConcurrency (windowed Gradient2, the default, pinned at 1000)',
     (bw) =>
       bw.adaptiveConcurrency({
         limit: bw.windowedLimit(bw.gradient2Limit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 })),
       }),
+  ],
+  [
+    'adaptiveGradient2',
+    'adaptiveConcurrency (Gradient2 per call, pinned at 1000)',
+    (bw) => bw.adaptiveConcurrency({ limit: bw.gradient2Limit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 }) }),
+  ],
+  [
+    'adaptiveVegas',
+    'adaptiveConcurrency (Vegas per call, pinned at 1000)',
+    (bw) => bw.adaptiveConcurrency({ limit: bw.vegasLimit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 }) }),
+  ],
+  [
+    'adaptiveAimd',
+    'adaptiveConcurrency (AIMD per call, pinned at 1000)',
+    (bw) => bw.adaptiveConcurrency({ limit: bw.aimdLimit({ initialLimit: 1_000, minLimit: 1_000, maxLimit: 1_000 }) }),
   ],
   [
     'pipeline',
@@ -135,6 +152,26 @@ for (const workload of selected) {
   );
   table(workload, byId, 'deltaNs', 'ns wall');
   table(workload, byId, 'deltaCpuNs', 'ns CPU');
+  // Each adaptive row against the bulkhead of the same build, measured in the same rounds.
+  const adaptiveIds = policies.map((p) => p[0]).filter((id) => id.startsWith('adaptive') && (only === undefined || only.includes(id)));
+  if (adaptiveIds.length > 0 && (only === undefined || only.includes('bulkhead'))) {
+    const head = ['Δ ÷ bulkhead Δ (wall / CPU)', ...builds.map((b) => b.name)];
+    lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`);
+    for (const id of adaptiveIds) {
+      const cells = [policies.find((p) => p[0] === id)[1]];
+      for (const b of builds) {
+        const row = byId.get(`${b.name}.${id}`);
+        const bulk = byId.get(`${b.name}.bulkhead`);
+        const ratio = (key) => {
+          const r = row?.[key] / bulk?.[key];
+          return Number.isFinite(r) ? r.toFixed(2) : '—';
+        };
+        cells.push(`${ratio('deltaNs')} / ${ratio('deltaCpuNs')}`);
+      }
+      lines.push(`| ${cells.join(' | ')} |`);
+    }
+    lines.push('');
+  }
 }
 const markdown = lines.join('\n');
 process.stdout.write(`${markdown}\n`);

@@ -81,12 +81,27 @@ function targetDefs(data) {
     };
   })();
   const open = find(t, 'bw.breakerOpen');
+  // Both rows measured in the same rounds of the same run: machine noise moves both.
+  const adaptive = (() => {
+    const a = find(t, 'bw.adaptive');
+    const b = find(t, 'bw.bulkhead');
+    const value = a?.deltaNs / b?.deltaNs;
+    const cpu = a?.deltaCpuNs / b?.deltaCpuNs;
+    return {
+      value: isNum(value) && b.deltaNs > 0 ? value : undefined,
+      missing: notMeasured(a, data.throughput ? 'row not run' : 'throughput suite not run'),
+      display: isNum(value)
+        ? `${ratio(value)} (Δ ${signedNs(a.deltaNs)} vs ${signedNs(b.deltaNs)} ns; CPU ${ratio(cpu)}, ${signedNs(a.deltaCpuNs)} vs ${signedNs(b.deltaCpuNs)} ns)`
+        : undefined,
+    };
+  })();
 
   return [
     { id: 'breaker', what: 'circuit breaker (closed) Δ per call', limit: '≤ 100 ns', max: 100, unit: 'ns', ...delta('bw.breaker') },
     { id: 'bulkhead', what: 'bulkhead Δ per call', limit: '≤ 80 ns', max: 80, unit: 'ns', ...delta('bw.bulkhead') },
     { id: 'rateLimiter', what: 'rate limiter (not rejecting) Δ per call', limit: '≤ 80 ns', max: 80, unit: 'ns', ...delta('bw.rateLimiter') },
     { id: 'retry', what: 'retry (no failure) Δ per call', limit: '≤ 80 ns', max: 80, unit: 'ns', ...delta('bw.retry') },
+    { id: 'adaptive', what: 'adaptiveConcurrency (windowed Gradient2) Δ ÷ bulkhead Δ, same run', limit: '≤ 1.5×', max: 1.5, unit: '', ...adaptive },
     { id: 'pipeline', what: 'pipeline(retry, circuitBreaker, bulkhead, timeout) Δ per call, fn ignores ctx.signal', limit: '≤ 500 ns', max: 500, unit: 'ns', ...delta('bw.pipeline') },
     { id: 'controllers', what: 'AbortControllers per call through that pipeline when fn reads ctx.signal', limit: '≤ 1', max: 1, unit: '', ...controllers },
     {

@@ -194,12 +194,56 @@ interface MutableSample {
   startMs: number;
 }
 
+/** Most idle call records a limiter keeps for reuse: beyond it, a burst's records go to the GC. */
+const MAX_POOLED_CALLS = 1024;
+
+/**
+ * One admitted call while `fn` runs: what the estimator learns when it settles (its start, the
+ * calls in flight when `fn` started) and what its listeners need (`arrivedAt`). The settle
+ * handlers are made once per record and records are reused once their call settled, so a call
+ * allocates no closure: the record is back in the pool before the estimator hears of the
+ * call, which may start another one synchronously (from a `limitChange` listener).
+ */
+class Call {
+  scope: Scope | undefined = undefined;
+  startMs = 0;
+  inflight = 0;
+  arrivedAt: StartTime = UNTIMED;
+  /** The next idle record while this one is in the pool. */
+  nextIdle: Call | undefined = undefined;
+
+  constructor(private readonly policy: AdaptiveConcurrency) {}
+
+  readonly onValue = (value: unknown): unknown => {
+    const policy = this.policy;
+    const endMs = policy.clock.now();
+    const { scope, startMs, inflight, arrivedAt } = this;
+    policy.recycle(this);
+    if (scope!.withdrawn) policy.release();
+    else policy.learn(startMs, endMs, inflight, false);
+    policy.observer.succeeded(arrivedAt, endMs);
+    return value;
+  };
+
+  readonly onError = (error: unknown): never => {
+    const policy = this.policy;
+    const endMs = policy.clock.now();
+    const { scope, startMs, inflight, arrivedAt } = this;
+    policy.recycle(this);
+    // The drop filter runs only for a sample the estimator gets.
+    if (scope!.withdrawn) policy.release();
+    else policy.learn(startMs, endMs, inflight, policy.isDrop(error));
+    policy.observer.failed(arrivedAt, error, endMs);
+    throw error;
+  };
+}
+
 /**
  * The permit of an admitted call: its slot, and what the estimator learns when it settles (its
  * RTT from the start of `fn`, the calls in flight when `fn` started, whether it was a drop). A
  * withdrawn call (a caller that gave up, a cancelled hedge attempt) may have been cut short: it
- * teaches nothing, and only gives its slot back. Everything a call needs lives in its `run`
- * closures, so one permit serves every call of the policy (no allocation per call).
+ * teaches nothing, and only gives its slot back. What a call needs lives in its `Call` record,
+ * so one permit serves every call of the policy.
  */
 class SamplePermit extends Permit {
   get timed(): boolean {
@@ -211,26 +255,8 @@ class SamplePermit extends Permit {
   }
 
   /** @internal `Permit.run` for a timed permit: the start and the end read once each, shared with the listeners. */
-  override run(scope: Scope, next: Next, observer: Observer<object>, arrivedAt: StartTime, atOnce: boolean): Promise<unknown> {
-    const policy = this.policy;
-    const inflight = policy.active;
-    const startMs = atOnce && arrivedAt !== UNTIMED ? arrivedAt : observer.now();
-    return next(scope).then(
-      (value) => {
-        const endMs = observer.now();
-        if (scope.withdrawn) policy.release();
-        else policy.learn(startMs, endMs, inflight, false);
-        observer.succeeded(arrivedAt, endMs);
-        return value;
-      },
-      (error: unknown) => {
-        const endMs = observer.now();
-        if (scope.withdrawn) policy.release();
-        else policy.learn(startMs, endMs, inflight, policy.isDrop(error));
-        observer.failed(arrivedAt, error, endMs);
-        throw error;
-      },
-    );
+  override run(scope: Scope, next: Next, _observer: Observer<object>, arrivedAt: StartTime, atOnce: boolean): Promise<unknown> {
+    return this.policy.runCall(scope, next, arrivedAt, atOnce);
   }
 
   // Reached only through the base `run`, which this permit overrides: the in-flight count is
@@ -270,8 +296,14 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   protected readonly eventNames = ADAPTIVE_CONCURRENCY_EVENTS;
   private rejectedCount = 0;
   private readonly gate: ConcurrencyGate<SamplePermit>;
-  private readonly observer: Observer<AdaptiveConcurrencyEvents>;
+  /** @internal */
+  readonly observer: Observer<AdaptiveConcurrencyEvents>;
+  /** @internal The clock calls are timed on (read directly: two readings per call). */
+  readonly clock: Clock;
   private readonly permit: SamplePermit;
+  /** Idle call records (a free list through `Call.nextIdle`), and how many. */
+  private idle: Call | undefined = undefined;
+  private idleCount = 0;
   /**
    * The integer limit as last seen, to tell a change (and its direction). For a subscribed
    * source it is what the gate admits against: a plain field is cheaper to read on every call
@@ -296,6 +328,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     const observer = new Observer<AdaptiveConcurrencyEvents>(() => name, clock, 'concurrency-limit');
     super(name, observer);
     this.observer = observer;
+    this.clock = clock;
     this.mirror = { limit: source.limit };
     this.polls = typeof source.subscribe !== 'function';
     const refuse = (queueTimedOut: boolean): ConcurrencyLimitError => {
@@ -337,8 +370,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     if (scope.aborted) return Promise.reject(scope.reason);
     const arrivedAt = this.observer.start();
     const admission = this.gate.acquire(scope);
-    const permit = this.permit;
-    if (admission === permit) return permit.run(scope, next, this.observer, arrivedAt, true);
+    if (admission === this.permit) return this.runCall(scope, next, arrivedAt, true);
     return runAdmitted(admission, scope, next, this.observer, arrivedAt);
   }
 
@@ -349,6 +381,37 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
       { metric: 'concurrency.active', description: 'Calls running inside an adaptive concurrency limiter.', unit: '{call}', read: () => this.active },
       { metric: 'concurrency.queued', description: 'Calls waiting in an adaptive concurrency limiter queue.', unit: '{call}', read: () => this.queued },
     ];
+  }
+
+  /**
+   * @internal Runs `fn` under the shared permit (`atOnce`: admitted on arrival). The start is
+   * the arrival reading when there is one and nothing came in between, so a call reads the
+   * clock twice in all: when `fn` starts and when it settles.
+   */
+  runCall(scope: Scope, next: Next, arrivedAt: StartTime, atOnce: boolean): Promise<unknown> {
+    let call = this.idle;
+    if (call === undefined) {
+      call = new Call(this);
+    } else {
+      this.idle = call.nextIdle;
+      call.nextIdle = undefined;
+      this.idleCount--;
+    }
+    call.scope = scope;
+    call.inflight = this.gate.active;
+    call.startMs = atOnce && arrivedAt !== UNTIMED ? arrivedAt : this.clock.now();
+    call.arrivedAt = arrivedAt;
+    return next(scope).then(call.onValue, call.onError);
+  }
+
+  /** @internal A call settled: its record is idle again (and holds no reference to the call). */
+  recycle(call: Call): void {
+    call.scope = undefined;
+    call.arrivedAt = UNTIMED;
+    if (this.idleCount >= MAX_POOLED_CALLS) return;
+    call.nextIdle = this.idle;
+    this.idle = call;
+    this.idleCount++;
   }
 
   /** @internal Is this failure a drop (a loss signal)? A filter that throws says no. */

@@ -357,6 +357,55 @@ describe('adaptiveConcurrency samples', () => {
     expect(results.map((r) => r.value)).toEqual([1, 2, 3]);
     expect(reads).toBe(6);
   });
+
+  it('reads the clock twice per call admitted at once when someone listens too', async () => {
+    const clock = new TestClock();
+    let reads = 0;
+    const counting = { now: () => (reads++, clock.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    const policy = adaptiveConcurrency({ limit: new SettableLimit(3), clock: counting });
+    const durations: number[] = [];
+    policy.on('success', (e) => durations.push(e.durationMs));
+    policy.on('failure', (e) => durations.push(e.durationMs));
+    await policy.execute(() => 1);
+    await policy.execute(() => Promise.reject(new Error('x'))).catch(() => {});
+    expect(durations).toEqual([0, 0]);
+    expect(reads).toBe(4);
+  });
+
+  it('calls settling out of order, and one started from inside a sample, each report their own numbers', async () => {
+    const clock = new TestClock(1000);
+    const samples: LimitSample[] = [];
+    const inner = deferred<string>();
+    let started: ReturnType<typeof track<unknown>> | undefined;
+    const policy = adaptiveConcurrency({
+      clock,
+      limit: {
+        limit: 3,
+        onSample: (sample) => {
+          samples.push({ ...sample });
+          // Started while the first call to settle is still being reported (its slot still held).
+          started ??= track(policy.execute(() => inner.promise));
+        },
+      },
+    });
+    const a = gated((fn) => policy.execute(fn));
+    await clock.advance(10);
+    const b = gated((fn) => policy.execute(fn));
+    await clock.advance(5);
+    b.gate.resolve('b');
+    await clock.advance(15);
+    a.gate.resolve('a');
+    await clock.advance(10);
+    inner.resolve('c');
+    await clock.advance(0);
+    expect([a.result.value, b.result.value, started?.value]).toEqual(['a', 'b', 'c']);
+    expect(samples).toEqual([
+      { rttMs: 5, inflight: 2, dropped: false, startMs: 1010 },
+      { rttMs: 30, inflight: 1, dropped: false, startMs: 1000 },
+      { rttMs: 25, inflight: 3, dropped: false, startMs: 1015 },
+    ]);
+    expect(policy.active).toBe(0);
+  });
 });
 
 describe('adaptiveConcurrency with its estimators', () => {

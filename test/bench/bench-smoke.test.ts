@@ -49,7 +49,7 @@ const EVERY_WORKLOAD = [
   'bare',
   'bw.breaker', 'ck.breaker', 'op.fire', 'op.fireTimeout',
   'bw.breakerOpen', 'ck.breakerOpen', 'op.open',
-  'bw.bulkhead', 'ck.bulkhead', 'pl.limit',
+  'bw.bulkhead', 'bw.adaptive', 'ck.bulkhead', 'pl.limit',
   'bw.rateLimiter', 'lim.removeTokens', 'lim.tryRemoveTokens', 'rlf.consume',
   'bw.rateLimiterReject', 'lim.reject', 'rlf.reject',
   'bw.retry', 'ck.retry',
@@ -59,7 +59,7 @@ const EVERY_WORKLOAD = [
 ];
 const FIRST_WORKLOAD_ONLY = ['proof.breaker0', 'proof.breakerDetached', 'proof.timeout0', 'proof.timeoutDetached'];
 const TARGETS = [
-  'breaker', 'bulkhead', 'rateLimiter', 'retry', 'pipeline', 'controllers', 'open', 'proof', 'breakerBytes',
+  'breaker', 'bulkhead', 'rateLimiter', 'retry', 'adaptive', 'pipeline', 'controllers', 'open', 'proof', 'breakerBytes',
   'keyBytes', 'timers', 'flatBreaker', 'flatPipeline', 'stallBreaker', 'stallPipeline', 'heapBreaker', 'heapPipeline',
 ];
 
