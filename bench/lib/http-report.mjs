@@ -2,6 +2,7 @@
 // bench/results/http.json: by bench/http.mjs --write-docs (which rewrites just that section)
 // and by bench/run.mjs (which regenerates the whole page and keeps the last HTTP run).
 import { existsSync, readFileSync } from 'node:fs';
+import { replaceSection } from './doc-section.mjs';
 
 export const HTTP_JSON = new URL('../results/http.json', import.meta.url);
 const DOCS_PAGE = new URL('../../docs/benchmarks.md', import.meta.url);
@@ -73,11 +74,6 @@ export function httpSection() {
 export function writeHttpDocs(report, read, write) {
   const page = read(DOCS_PAGE, 'utf8');
   const section = `${START}\n${renderHttp(report)}${END}\n`;
-  const start = page.indexOf(START);
-  const end = page.indexOf(END);
-  const next =
-    start !== -1 && end > start
-      ? page.slice(0, start) + section + page.slice(end + END.length).replace(/^\n/, '')
-      : `${page.trimEnd()}\n\n${section}`;
+  const next = replaceSection(page, START, END, section);
   write(DOCS_PAGE, next);
 }

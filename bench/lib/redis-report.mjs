@@ -1,6 +1,7 @@
 // The Redis section of docs/benchmarks.md: written by bench/redis.mjs (`npm run bench:redis --
 // --write-docs`) into bench/results/redis.md and the page; bench/run.mjs renders it again.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { replaceSection } from './doc-section.mjs';
 
 export const REDIS_RESULTS = new URL('../results/redis.md', import.meta.url);
 const DOCS_PAGE = new URL('../../docs/benchmarks.md', import.meta.url);
@@ -23,11 +24,6 @@ export function writeRedisDocs(markdown) {
   writeFileSync(REDIS_RESULTS, `${markdown.trimEnd()}\n`);
   const page = readFileSync(DOCS_PAGE, 'utf8');
   const section = wrap(markdown);
-  const start = page.indexOf(START);
-  const end = page.indexOf(END);
-  const next =
-    start !== -1 && end > start
-      ? page.slice(0, start) + section + page.slice(end + END.length).replace(/^\n/, '')
-      : `${page.trimEnd()}\n\n${section}`;
+  const next = replaceSection(page, START, END, section);
   writeFileSync(DOCS_PAGE, next);
 }

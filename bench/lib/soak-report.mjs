@@ -3,6 +3,7 @@
 // section) and by bench/run.mjs (which regenerates the whole page): a benchmark run keeps
 // the last soak's numbers, and a soak run does not need a benchmark run.
 import { existsSync, readFileSync } from 'node:fs';
+import { replaceSection } from './doc-section.mjs';
 
 export const SOAK_JSON = new URL('../results/soak.json', import.meta.url);
 const DOCS_PAGE = new URL('../../docs/benchmarks.md', import.meta.url);
@@ -190,11 +191,6 @@ export function soakSection() {
 export function writeSoakDocs(data, read, write) {
   const page = read(DOCS_PAGE, 'utf8');
   const section = `${START}\n${renderSoakSummary(data)}${END}\n`;
-  const start = page.indexOf(START);
-  const end = page.indexOf(END);
-  const next =
-    start !== -1 && end > start
-      ? page.slice(0, start) + section + page.slice(end + END.length).replace(/^\n/, '')
-      : `${page.trimEnd()}\n\n${section}`;
+  const next = replaceSection(page, START, END, section);
   write(DOCS_PAGE, next);
 }
