@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../core/clock.js';
-import { ConcurrencyGate } from '../core/concurrency-gate.js';
+import { checkQueueOptions, ConcurrencyGate } from '../core/concurrency-gate.js';
 import type { Next, Scope } from '../core/scope.js';
 import {
   BulkheadFullError,
@@ -7,6 +7,7 @@ import {
   ConcurrencyLimitError,
   RateLimitedError,
   TimeoutError,
+  withoutStack,
 } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
@@ -17,11 +18,9 @@ import { PolicyBase, RUN } from '../core/policy.js';
 import {
   checkClock,
   checkName,
-  checkNumber,
   checkOptionsObject,
   describeValue,
   optionalFunction,
-  optionalNumber,
   optionNames,
 } from '../core/validate.js';
 import { gradient2Limit } from './gradient2.js';
@@ -132,18 +131,7 @@ export const isOverloadError: ErrorFilter = (error) => {
 export function adaptiveConcurrency(options?: AdaptiveConcurrencyOptions): AdaptiveConcurrency {
   const opts = checkOptionsObject('adaptiveConcurrency', options, false, ADAPTIVE_CONCURRENCY_OPTIONS);
   const limit = opts['limit'] === undefined ? windowedLimit(gradient2Limit()) : checkLimit(opts['limit']);
-  const maxQueue = optionalNumber('maxQueue', opts['maxQueue'], 0, { min: 0, integer: true, infinite: true });
-  let queueTimeoutMs: number | undefined;
-  if (opts['queueTimeoutMs'] !== undefined) {
-    queueTimeoutMs = checkNumber('queueTimeoutMs', opts['queueTimeoutMs'], { above: 0, infinite: true });
-    if (maxQueue === 0) {
-      throw new RangeError(
-        `breakwater: option "queueTimeoutMs" (${queueTimeoutMs}) needs "maxQueue" > 0, received maxQueue 0`,
-      );
-    }
-    // An infinite wait limit is no limit: no deadline, no timer.
-    if (queueTimeoutMs === Infinity) queueTimeoutMs = undefined;
-  }
+  const { maxQueue, queueTimeoutMs } = checkQueueOptions(opts);
   const isDrop = optionalFunction<ErrorFilter>('isDrop', opts['isDrop']) ?? isOverloadError;
   checkClock(opts['clock']);
   return new AdaptiveConcurrency(
@@ -177,13 +165,7 @@ function checkLimit(value: unknown): Limit {
 
 /** Built without a stack trace: under overload, queue timeouts are a hot rejection path. */
 function queueTimeoutError(ms: number): ConcurrencyLimitError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new ConcurrencyLimitError(`Concurrency limit queue wait exceeded ${ms} ms`);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  return withoutStack(() => new ConcurrencyLimitError(`Concurrency limit queue wait exceeded ${ms} ms`));
 }
 
 /** The sample handed to the estimator, reused for every call (see `Limit.onSample`). */

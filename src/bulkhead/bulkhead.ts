@@ -1,13 +1,13 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Next, Scope } from '../core/scope.js';
-import { ConcurrencyGate } from '../core/concurrency-gate.js';
-import { BulkheadFullError } from '../core/errors.js';
+import { checkQueueOptions, ConcurrencyGate } from '../core/concurrency-gate.js';
+import { BulkheadFullError, withoutStack } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } from '../core/events.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
 import { Observer, UNTIMED } from '../core/observe.js';
 import { runAdmitted } from '../core/permit.js';
 import { PolicyBase, RUN } from '../core/policy.js';
-import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames, optionalNumber } from '../core/validate.js';
+import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames } from '../core/validate.js';
 
 /** Options of `bulkhead()`. */
 export interface BulkheadOptions {
@@ -65,18 +65,7 @@ export interface BulkheadStats {
 export function bulkhead(options: BulkheadOptions): Bulkhead {
   const opts = checkOptionsObject('bulkhead', options, true, BULKHEAD_OPTIONS);
   const maxConcurrent = checkNumber('maxConcurrent', opts['maxConcurrent'], { min: 1, integer: true });
-  const maxQueue = optionalNumber('maxQueue', opts['maxQueue'], 0, { min: 0, integer: true, infinite: true });
-  let queueTimeoutMs: number | undefined;
-  if (opts['queueTimeoutMs'] !== undefined) {
-    queueTimeoutMs = checkNumber('queueTimeoutMs', opts['queueTimeoutMs'], { above: 0, infinite: true });
-    if (maxQueue === 0) {
-      throw new RangeError(
-        `breakwater: option "queueTimeoutMs" (${queueTimeoutMs}) needs "maxQueue" > 0, received maxQueue 0`,
-      );
-    }
-    // An infinite wait limit is no limit: no deadline, no timer.
-    if (queueTimeoutMs === Infinity) queueTimeoutMs = undefined;
-  }
+  const { maxQueue, queueTimeoutMs } = checkQueueOptions(opts);
   checkClock(opts['clock']);
   return new Bulkhead(
     maxConcurrent,
@@ -89,13 +78,7 @@ export function bulkhead(options: BulkheadOptions): Bulkhead {
 
 /** Built without a stack trace: under overload, queue timeouts are a hot rejection path. */
 function queueTimeoutError(ms: number): BulkheadFullError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new BulkheadFullError(`Bulkhead queue wait exceeded ${ms} ms`);
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
+  return withoutStack(() => new BulkheadFullError(`Bulkhead queue wait exceeded ${ms} ms`));
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Scope } from './scope.js';
 import { DeadlineEntry, DeadlineQueue } from './deadlines.js';
 import { Fifo } from './fifo.js';
 import { HeldPermit, type Admission, type Permit } from './permit.js';
+import { checkNumber, optionalNumber } from './validate.js';
 
 /**
  * Where a gate reads how many calls may run at once: a fixed number (a bulkhead), an estimate
@@ -16,6 +17,26 @@ export interface LimitSource {
 }
 
 const noop = (): void => {};
+
+/** The queue options of a gated policy, validated; `queueTimeoutMs` undefined means no deadline. */
+export interface QueueOptions {
+  readonly maxQueue: number;
+  readonly queueTimeoutMs: number | undefined;
+}
+
+/** Reads `maxQueue` (default 0) and `queueTimeoutMs` (which needs a queue) from checked options. */
+export function checkQueueOptions(opts: Record<string, unknown>): QueueOptions {
+  const maxQueue = optionalNumber('maxQueue', opts['maxQueue'], 0, { min: 0, integer: true, infinite: true });
+  if (opts['queueTimeoutMs'] === undefined) return { maxQueue, queueTimeoutMs: undefined };
+  const queueTimeoutMs = checkNumber('queueTimeoutMs', opts['queueTimeoutMs'], { above: 0, infinite: true });
+  if (maxQueue === 0) {
+    throw new RangeError(
+      `breakwater: option "queueTimeoutMs" (${queueTimeoutMs}) needs "maxQueue" > 0, received maxQueue 0`,
+    );
+  }
+  // An infinite wait limit is no limit: no deadline, no timer.
+  return { maxQueue, queueTimeoutMs: queueTimeoutMs === Infinity ? undefined : queueTimeoutMs };
+}
 
 /** The gate's own permit: a slot, handed back (or on to the oldest waiter) when the call ends. */
 class Slot extends HeldPermit {
