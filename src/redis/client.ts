@@ -79,12 +79,10 @@ export function scriptRunner(client: unknown): ScriptRunner {
   }
   if (typeof methods['evalsha'] === 'function' && typeof methods['eval'] === 'function') {
     const redis = client as IoRedisLike;
-    // The argument count is fixed: spell it out rather than spread on every decision.
-    const run = (key: string, args: string[]): Promise<unknown> =>
-      redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!);
     return {
       ready,
-      run: batches(methods) ? new ScriptBatcher(client as unknown as Pipelining, run).run : run,
+      // The argument count is fixed: spell it out rather than spread on every decision.
+      run: (key, args) => redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!),
       load: (key, args) => redis.eval(TOKEN_BUCKET_LUA, 1, key, ...args),
     };
   }
@@ -93,94 +91,4 @@ export function scriptRunner(client: unknown): ScriptRunner {
     'breakwater: option "client" needs the methods evalsha and eval (ioredis) or evalSha and eval (node-redis); ' +
       `received an object with ${present.length === 0 ? 'none of them' : present.join(', ')}`,
   );
-}
-
-/** The part of an ioredis pipeline the batcher uses (ioredis 4, 5, 6). */
-interface PipelineLike {
-  evalsha(sha1: string, numberOfKeys: number, ...keysAndArgs: string[]): unknown;
-  exec(): Promise<unknown>;
-}
-
-interface Pipelining {
-  pipeline(): PipelineLike;
-}
-
-/**
- * Whether to write the script calls of one turn together (see ScriptBatcher): an ioredis
- * client with `pipeline()`, except a Cluster (a pipeline's keys must share a slot there) and a
- * client that pipelines by itself (`enableAutoPipelining`).
- */
-function batches(client: Record<string, unknown>): boolean {
-  if (typeof client['pipeline'] !== 'function' || client['isCluster'] === true) return false;
-  const options = client['options'] as { enableAutoPipelining?: unknown } | undefined;
-  return options?.enableAutoPipelining !== true;
-}
-
-/**
- * ioredis writes every command to its socket with a system call of its own, which costs the
- * client and the server more than a decision does. The script calls made in one turn (callers
- * woken by the same batch of replies ask again in the same turn) go out together, as one
- * pipeline, once the turn's microtasks have run: one write, and Redis reads them all at once.
- * Each call keeps its own reply or error (NOSCRIPT included) and its own deadline; nothing
- * waits for a timer. A call alone in its turn goes out as a plain EVALSHA.
- */
-class ScriptBatcher {
-  private keys: string[] = [];
-  private argLists: string[][] = [];
-  private settlers: Array<{ resolve(value: unknown): void; reject(error: unknown): void }> = [];
-
-  constructor(
-    private readonly client: Pipelining,
-    private readonly single: (key: string, args: string[]) => Promise<unknown>,
-  ) {}
-
-  readonly run = (key: string, args: string[]): Promise<unknown> => {
-    if (this.keys.length === 0) queueMicrotask(this.flush);
-    this.keys.push(key);
-    this.argLists.push(args);
-    return new Promise<unknown>((resolve, reject) => {
-      this.settlers.push({ resolve, reject });
-    });
-  };
-
-  private readonly flush = (): void => {
-    const { keys, argLists, settlers } = this;
-    this.keys = [];
-    this.argLists = [];
-    this.settlers = [];
-    try {
-      if (keys.length === 1) {
-        const only = settlers[0]!;
-        this.single(keys[0]!, argLists[0]!).then(only.resolve, only.reject);
-        return;
-      }
-      const pipeline = this.client.pipeline();
-      for (let i = 0; i < keys.length; i++) {
-        const args = argLists[i]!;
-        pipeline.evalsha(TOKEN_BUCKET_SHA1, 1, keys[i]!, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!);
-      }
-      pipeline.exec().then(
-        (results) => {
-          if (!Array.isArray(results) || results.length !== settlers.length) {
-            const error = new TypeError(`breakwater: unexpected pipeline reply from Redis: ${describeValue(results)}`);
-            for (const settler of settlers) settler.reject(error);
-            return;
-          }
-          for (let i = 0; i < settlers.length; i++) {
-            // ioredis answers [error, reply] per command, in the order sent.
-            const entry: unknown = results[i];
-            if (!Array.isArray(entry)) settlers[i]!.reject(new TypeError(`breakwater: unexpected pipeline reply from Redis: ${describeValue(entry)}`));
-            else if (entry[0]) settlers[i]!.reject(entry[0]);
-            else settlers[i]!.resolve(entry[1]);
-          }
-        },
-        (error: unknown) => {
-          for (const settler of settlers) settler.reject(error);
-        },
-      );
-    } catch (error) {
-      // A client that throws instead of rejecting fails these calls only.
-      for (const settler of settlers) settler.reject(error);
-    }
-  };
 }
