@@ -3,32 +3,13 @@
 //   npm run bench -- --write-docs         the same, and it rewrites the committed docs/benchmarks.md
 //   node bench/run.mjs --quick --out <file.md>    smoke run (~15 s)
 // Imports the BUILT package (dist/): build first (`npx tsup`).
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs, reportPath, USAGE, UsageError } from './lib/args.mjs';
+import { flagsOrExit, parseArgs, reportPath, rerunWithExposeGc, USAGE } from './lib/args.mjs';
 
-let args;
-try {
-  args = parseArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  process.stderr.write(`bench: ${error.message}\n\n${USAGE}\n`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-
-if (typeof globalThis.gc !== 'function') {
-  // Memory figures and the per-task GC need it: rerun this same command with --expose-gc.
-  const result = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
-  process.exit(result.status ?? 1);
-}
+const args = flagsOrExit('bench', parseArgs, USAGE);
+// Memory figures and the per-task GC need it.
+rerunWithExposeGc(import.meta.url);
 
 const { environment } = await import('./lib/env.mjs');
 const { measure } = await import('./lib/harness.mjs');

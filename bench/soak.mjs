@@ -10,10 +10,10 @@
 //   npm run bench:soak -- --write-docs            full run; writes bench/results/soak.json and the
 //                                                 soak section of docs/benchmarks.md
 // Each case runs in its own process (clean heap, its own timers). Imports the BUILT package.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { eachFlag, flagsOrExit, rerunWithExposeGc, UsageError } from './lib/args.mjs';
 
 export const USAGE = `usage: node --expose-gc bench/soak.mjs [--calls N] [--quick] [--json] [--write-docs]
   (no flag)     10,000,000 calls per case; a markdown summary on stdout
@@ -23,25 +23,10 @@ export const USAGE = `usage: node --expose-gc bench/soak.mjs [--calls N] [--quic
   --write-docs  also write bench/results/soak.json and the soak section of docs/benchmarks.md
   -h, --help    show this help`;
 
-class UsageError extends Error {}
-
 function parseSoakArgs(argv) {
   const args = { calls: undefined, quick: false, json: false, writeDocs: false, help: false, caseId: undefined, emitJson: false };
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    let value;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq !== -1) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const take = () => {
-      if (value !== undefined) return value;
-      const next = argv[++i];
-      if (next === undefined || next.startsWith('--')) throw new UsageError(`${arg} needs a value`);
-      return next;
-    };
-    switch (arg) {
+  eachFlag(argv, (flag, take) => {
+    switch (flag) {
       case '--calls': {
         const raw = take();
         const n = Number(raw.replaceAll('_', ''));
@@ -56,32 +41,17 @@ function parseSoakArgs(argv) {
       // Internal: the parent starts one child per case.
       case '--case': args.caseId = take(); break;
       case '--emit-json': args.emitJson = true; break;
-      default: throw new UsageError(`unknown argument ${arg}`);
+      default: return false;
     }
-  }
+    return true;
+  });
   if (args.writeDocs && args.quick) throw new UsageError('--write-docs records a real run: it takes no --quick');
   return args;
 }
 
-let args;
-try {
-  args = parseSoakArgs(process.argv.slice(2));
-} catch (error) {
-  if (!(error instanceof UsageError)) throw error;
-  process.stderr.write(`soak: ${error.message}\n\n${USAGE}\n`);
-  process.exit(2);
-}
-if (args.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
-if (typeof globalThis.gc !== 'function') {
-  // The heap samples force a full GC first: rerun this same command with --expose-gc.
-  const result = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
-  process.exit(result.status ?? 1);
-}
+const args = flagsOrExit('soak', parseSoakArgs, USAGE);
+// The heap samples force a full GC first.
+rerunWithExposeGc(import.meta.url);
 
 const { bw } = await import('./lib/bw.mjs');
 const { runChild } = await import('./lib/child.mjs');

@@ -1,5 +1,6 @@
 // Flags of bench/run.mjs: `--quick`, `--out <file>`, `--json <file>`, `--only <substring>`,
 // `--write-docs`; `--key=value` works too. A flag it does not know is a UsageError (exit 2).
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export class UsageError extends Error {}
@@ -18,32 +19,76 @@ export const DOCS_PAGE = fileURLToPath(new URL('../../docs/benchmarks.md', impor
 /** Where a full run's report goes by default. */
 export const DEFAULT_REPORT = fileURLToPath(new URL('../../build/benchmarks.md', import.meta.url));
 
-export function parseArgs(argv) {
-  const args = { quick: false, out: undefined, json: undefined, only: undefined, writeDocs: false, help: false };
+/**
+ * Walks `argv` one flag at a time: `onFlag(flag, take)` handles a flag and returns true, or
+ * returns false for one it does not know (a UsageError). `take()` reads the flag's value, from
+ * `--flag=value` or the next word.
+ */
+export function eachFlag(argv, onFlag) {
   for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
+    let flag = argv[i];
     let value;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq !== -1) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
+    const eq = flag.indexOf('=');
+    if (flag.startsWith('--') && eq !== -1) {
+      value = flag.slice(eq + 1);
+      flag = flag.slice(0, eq);
     }
     const take = () => {
       if (value !== undefined) return value;
       const next = argv[++i];
-      if (next === undefined || next.startsWith('--')) throw new UsageError(`${arg} needs a value`);
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`${flag} needs a value`);
       return next;
     };
-    switch (arg) {
+    if (!onFlag(flag, take)) throw new UsageError(`unknown argument ${flag}`);
+  }
+}
+
+/**
+ * The script's flags, parsed by `parse`; a UsageError prints it with `usage` and exits 2, and
+ * `--help` prints `usage` and exits 0. `name` prefixes the message.
+ */
+export function flagsOrExit(name, parse, usage, argv = process.argv.slice(2)) {
+  let args;
+  try {
+    args = parse(argv);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`${name}: ${error.message}\n\n${usage}\n`);
+    process.exit(2);
+  }
+  if (args.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return args;
+}
+
+/**
+ * Without `--expose-gc` (the figures force full GCs), runs this same command again with it and
+ * exits with its status; `scriptUrl` is the caller's `import.meta.url`.
+ */
+export function rerunWithExposeGc(scriptUrl) {
+  if (typeof globalThis.gc === 'function') return;
+  const result = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, fileURLToPath(scriptUrl), ...process.argv.slice(2)], {
+    stdio: 'inherit',
+  });
+  process.exit(result.status ?? 1);
+}
+
+export function parseArgs(argv) {
+  const args = { quick: false, out: undefined, json: undefined, only: undefined, writeDocs: false, help: false };
+  eachFlag(argv, (flag, take) => {
+    switch (flag) {
       case '--quick': args.quick = true; break;
       case '--out': args.out = take(); break;
       case '--json': args.json = take(); break;
       case '--only': args.only = take(); break;
       case '--write-docs': args.writeDocs = true; break;
       case '-h': case '--help': args.help = true; break;
-      default: throw new UsageError(`unknown argument ${arg}`);
+      default: return false;
     }
-  }
+    return true;
+  });
   if (args.writeDocs && (args.quick || args.only !== undefined || args.out !== undefined)) {
     throw new UsageError('--write-docs rewrites docs/benchmarks.md from a full run: it takes no --quick, --only or --out');
   }
