@@ -14,7 +14,7 @@ import { GAUGES, type Gauge } from '../core/gauges.js';
 import { safeTest, type ErrorFilter } from '../core/handle.js';
 import { Observer, UNTIMED, type StartTime } from '../core/observe.js';
 import { Permit, runAdmitted } from '../core/permit.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import {
   checkClock,
   checkName,
@@ -345,6 +345,11 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   /** Limit, calls in flight, callers queued and refusals so far. */
   get stats(): AdaptiveConcurrencyStats {
     return { limit: this.source.limit, active: this.gate.active, queued: this.gate.queued, rejected: this.rejectedCount };
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

@@ -6,7 +6,7 @@ import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } 
 import { GAUGES, type Gauge } from '../core/gauges.js';
 import { Observer, UNTIMED } from '../core/observe.js';
 import { runAdmitted } from '../core/permit.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames } from '../core/validate.js';
 
 /** Options of `bulkhead()`. */
@@ -137,6 +137,11 @@ export class Bulkhead extends PolicyBase<BulkheadEvents> {
   /** Counters now: calls in flight, callers queued, refusals so far. */
   get stats(): BulkheadStats {
     return { active: this.gate.active, queued: this.gate.queued, rejected: this.rejectedCount };
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

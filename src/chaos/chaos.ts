@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import type { ExecutionContext } from '../core/context.js';
 import { eventNames } from '../core/events.js';
 import { Observer } from '../core/observe.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import type { Next, Scope } from '../core/scope.js';
 import { sleep } from '../core/sleep.js';
 import {
@@ -160,6 +160,11 @@ export class ChaosPolicy extends PolicyBase<ChaosEvents> {
   /** Which kind of injection this policy makes. */
   get injects(): ChaosKind {
     return this.settings.kind;
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

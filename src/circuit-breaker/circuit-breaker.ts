@@ -1,7 +1,7 @@
 import type { Next, Scope } from '../core/scope.js';
 import type { CircuitOpenError } from '../core/errors.js';
 import { safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import { rejectSoon } from '../core/reject.js';
 import { GAUGES, type Gauge } from '../core/gauges.js';
 import { Observer } from '../core/observe.js';
@@ -129,6 +129,11 @@ export class CircuitBreaker extends PolicyBase<CircuitBreakerEvents> {
       slowCallRatio: calls === 0 ? 0 : slowCalls / calls,
       consecutiveFailures,
     };
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

@@ -106,8 +106,13 @@ export function eventNames<M extends object>(names: { readonly [K in keyof Requi
 
 export const CALL_EVENTS = eventNames<CallEvents>({ success: true, failure: true });
 
-const SUCCESS_CHANNEL = CHANNELS['success']!;
-const FAILURE_CHANNEL = CHANNELS['failure']!;
+export const SUCCESS_CHANNEL = CHANNELS['success']!;
+export const FAILURE_CHANNEL = CHANNELS['failure']!;
+
+/** The channel of `event`, for a policy to keep at hand: see `EventHub.wantsOn`. */
+export function channelOf(event: string): diagnosticsChannel.Channel {
+  return channelFor(event);
+}
 
 type EventMap = object;
 type ListenerTable<M> = { [K in keyof M]?: Listener<M[K]>[] };
@@ -149,6 +154,15 @@ export class EventHub<M extends EventMap> {
   wants<K extends keyof M & string>(event: K): boolean {
     if (this.count !== 0 && this.listeners[event] !== undefined) return true;
     return this.publishes && channelFor(event).hasSubscribers;
+  }
+
+  /**
+   * `wants(event)` with the event's channel already at hand (`channelOf`): the lookup by name is
+   * a hash probe on every call, and a site that asks with several names goes megamorphic.
+   */
+  wantsOn<K extends keyof M & string>(event: K, channel: diagnosticsChannel.Channel): boolean {
+    if (this.count !== 0 && this.listeners[event] !== undefined) return true;
+    return this.publishes && channel.hasSubscribers;
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { EventHub, type FailureEvent, type RejectedEvent, type RejectionReason, type SuccessEvent, type TimeoutEvent } from './events.js';
+import { EventHub, FAILURE_CHANNEL, SUCCESS_CHANNEL, channelOf, type FailureEvent, type RejectedEvent, type RejectionReason, type SuccessEvent, type TimeoutEvent } from './events.js';
 
 // The observation shell every policy reports through: it times a call only when someone
 // listens, emits the outcome events, and reads no clock and builds no event object otherwise.
@@ -16,6 +16,9 @@ export type StartTime = number | undefined;
 
 /** A clock reading not taken yet: the shell reads the clock itself if it needs one. */
 const UNREAD = Number.NaN;
+
+const TIMEOUT_CHANNEL = channelOf('timeout');
+const REJECTED_CHANNEL = channelOf('rejected');
 
 /** The events the shell emits; a policy's events type has the ones it uses. */
 interface ObservedEvents {
@@ -74,22 +77,27 @@ export class Observer<E extends object> extends EventHub<E> {
 
   private emitSuccess(startedAt: number, endedAt: number, attempt: number | undefined): void {
     const hub = this as unknown as EventHub<ObservedEvents>;
-    if (!hub.wants('success')) return;
+    if (!hub.wantsOn('success', SUCCESS_CHANNEL)) return;
     const durationMs = (endedAt === endedAt ? endedAt : this.clock.now()) - startedAt;
     hub.emit('success', attempt === undefined ? { durationMs } : { durationMs, attempt });
   }
 
   private emitFailure(startedAt: number, error: unknown, endedAt: number): void {
     const hub = this as unknown as EventHub<ObservedEvents>;
-    if (!hub.wants('failure')) return;
+    if (!hub.wantsOn('failure', FAILURE_CHANNEL)) return;
     const durationMs = (endedAt === endedAt ? endedAt : this.clock.now()) - startedAt;
     hub.emit('failure', { durationMs, error });
+  }
+
+  /** True when a `timeout` event would reach someone (a policy asks on every call). */
+  wantsTimeout(): boolean {
+    return (this as unknown as EventHub<ObservedEvents>).wantsOn('timeout', TIMEOUT_CHANNEL);
   }
 
   /** The policy's own deadline passed: `timeout`, with the deadline and the time since `startedAt`. */
   timedOut(startedAt: number, timeoutMs: number, endedAt: number = UNREAD): void {
     const hub = this as unknown as EventHub<ObservedEvents>;
-    if (!hub.wants('timeout')) return;
+    if (!hub.wantsOn('timeout', TIMEOUT_CHANNEL)) return;
     const durationMs = (endedAt === endedAt ? endedAt : this.clock.now()) - startedAt;
     hub.emit('timeout', { timeoutMs, durationMs });
   }
@@ -97,7 +105,7 @@ export class Observer<E extends object> extends EventHub<E> {
   /** The policy refused a call with `error`: `rejected`, with the policy's reason (and the key of a keyed view). */
   rejected(error: unknown, key?: string): void {
     const hub = this as unknown as EventHub<ObservedEvents>;
-    if (!hub.wants('rejected')) return;
+    if (!hub.wantsOn('rejected', REJECTED_CHANNEL)) return;
     const reason = this.rejection ?? 'rejected';
     hub.emit('rejected', key === undefined ? { reason, error } : { reason, error, key });
   }

@@ -4,7 +4,7 @@ import type { ExecutionContext } from './context.js';
 import type { Next, Scope } from './scope.js';
 import { CALL_EVENTS, type CallEvents } from './events.js';
 import { Observer, UNTIMED } from './observe.js';
-import { PolicyBase, RUN, isRunnable, invoke, type Policy, type PolicyResult, type Runnable } from './policy.js';
+import { BIND, PolicyBase, RUN, isRunnable, invoke, type Policy, type PolicyResult, type Runnable } from './policy.js';
 import { checkClock, checkName, checkOptionsObject, describeValue, optionNames } from './validate.js';
 
 /** The optional first argument of `pipeline`: a name and a clock for the whole call. */
@@ -69,7 +69,7 @@ function chain(layers: readonly Runnable[], innermost: Next): Next {
   for (let i = layers.length - 1; i >= 0; i--) {
     const layer = layers[i]!;
     const inner = next;
-    next = (ctx) => layer[RUN](ctx, inner);
+    next = layer[BIND] !== undefined ? layer[BIND](inner) : (ctx) => layer[RUN](ctx, inner);
   }
   return next;
 }
@@ -125,6 +125,11 @@ export class Pipeline<R = never> extends PolicyBase<CallEvents, R> {
     this.layers = policies.map((p) => (isRunnable(p) ? p : adapt(p)));
     this.run = chain(this.layers, invoke);
     this.observer = observer;
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

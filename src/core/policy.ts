@@ -46,7 +46,17 @@ export const RUN: unique symbol = Symbol.for('breakwater.run.v1') as never;
 
 export interface Runnable {
   [RUN](ctx: Scope, next: Next): Promise<unknown>;
+  /**
+   * `next` run under this policy, as one function: what a pipeline chains. Optional (a pipeline
+   * falls back to a shared wrapper), but each class should write its own: a function literal in
+   * the class's code sees only that class, so the call in it stays monomorphic and the compiler
+   * can inline `[RUN]` there; one wrapper shared by every class goes megamorphic in a pipeline.
+   */
+  [BIND]?(next: Next): Next;
 }
+
+/** Registered, like `RUN`, so that the ESM and the CJS build compose. */
+export const BIND: unique symbol = Symbol.for('breakwater.bind.v1') as never;
 
 export function isRunnable(value: unknown): value is Runnable & Policy {
   return typeof value === 'object' && value !== null && typeof (value as Runnable)[RUN] === 'function';
@@ -87,6 +97,19 @@ export function executeRunnable<T>(
   fn: UserFunction<T>,
   options: ExecuteOptions | undefined,
 ): Promise<T> {
+  // The usual call, kept small so that the compiler inlines it and has budget left to inline
+  // the policy's own code into the caller: a function and no options.
+  if (options === undefined && typeof fn === 'function') {
+    try {
+      return policy[RUN](Scope.root(fn as UserFunction, undefined), invoke) as Promise<T>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  return executeWithOptions(policy, fn, options);
+}
+
+function executeWithOptions<T>(policy: Runnable, fn: UserFunction<T>, options: ExecuteOptions | undefined): Promise<T> {
   if (typeof fn !== 'function') {
     return Promise.reject(new TypeError(`breakwater: execute(fn) needs a function, received ${typeof fn}`));
   }

@@ -42,20 +42,26 @@ const noop: Remover = () => {};
  * AbortSignal is only created when `fn` reads `ctx.signal`. Internal: no public type names it.
  */
 export class Scope {
-  readonly attempt: number;
+  // Declared, not initialized, and assigned in the constructor: a class field (even one with no
+  // initializer) makes every construction call an initializer function wherever the compiler
+  // does not inline the constructor, and a scope is made for every call.
+  declare readonly attempt: number;
+  /** The user's function, shared by the whole tree: the innermost `next` calls it. */
+  declare readonly fn: UserFunction;
+  declare private readonly parent: Scope | undefined;
+  declare private readonly callerSignal: AbortSignal | undefined;
+  /** Can abort by itself (a child or a fork), not only through its parent. */
+  declare private readonly ownsAbort: boolean;
   /** Created on first need: most calls never abort nor read `signal`, and stay this small. */
-  private own: AbortState | undefined = undefined;
+  declare private own: AbortState | undefined;
 
-  private constructor(
-    /** The user's function, shared by the whole tree: the innermost `next` calls it. */
-    readonly fn: UserFunction,
-    private readonly parent: Scope | undefined,
-    private readonly callerSignal: AbortSignal | undefined,
-    /** Can abort by itself (a child or a fork), not only through its parent. */
-    private readonly ownsAbort: boolean,
-    attempt: number,
-  ) {
+  private constructor(fn: UserFunction, parent: Scope | undefined, callerSignal: AbortSignal | undefined, ownsAbort: boolean, attempt: number) {
+    this.fn = fn;
+    this.parent = parent;
+    this.callerSignal = callerSignal;
+    this.ownsAbort = ownsAbort;
     this.attempt = attempt;
+    this.own = undefined;
   }
 
   static root(fn: UserFunction, callerSignal: AbortSignal | undefined): Scope {
@@ -87,9 +93,15 @@ export class Scope {
   }
 
   get aborted(): boolean {
-    if (this.own !== undefined && this.own.aborted) return true;
-    if (this.parent !== undefined) return this.parent.aborted;
-    return this.callerSignal !== undefined && this.callerSignal.aborted;
+    // A loop, not a recursion: policies ask on every call, and a recursive getter is never inlined.
+    let scope: Scope = this;
+    for (;;) {
+      const own = scope.own;
+      if (own !== undefined && own.aborted) return true;
+      const parent = scope.parent;
+      if (parent === undefined) return scope.callerSignal !== undefined && scope.callerSignal.aborted;
+      scope = parent;
+    }
   }
 
   get reason(): unknown {

@@ -3,7 +3,7 @@ import type { Next, Scope } from '../core/scope.js';
 import { eventNames, type FailureEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { Observer } from '../core/observe.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkOptionsObject, optionNames } from '../core/validate.js';
 
 /** `R`: the type of the results `handleResult` judges, when you know it (default `unknown`). */
@@ -93,6 +93,11 @@ export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
     const observer = new Observer<FallbackEvents>(() => name, clock);
     super(name, observer);
     this.observer = observer;
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

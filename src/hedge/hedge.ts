@@ -4,7 +4,7 @@ import { isFastRefusal } from '../core/errors.js';
 import { eventNames, type FailureEvent } from '../core/events.js';
 import { safeTest, type ErrorFilter } from '../core/handle.js';
 import { Observer } from '../core/observe.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import type { Next, Scope } from '../core/scope.js';
 import {
   checkClock,
@@ -215,6 +215,11 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
   /** The delay before the next attempt, as of now. */
   get delayMs(): number {
     return this.settings.latencies?.value ?? this.settings.delayMs;
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

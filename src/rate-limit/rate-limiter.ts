@@ -6,7 +6,7 @@ import { eventNames, type FailureEvent, type RejectedEvent, type SuccessEvent } 
 import { GAUGES, type Gauge } from '../core/gauges.js';
 import { Observer, UNTIMED } from '../core/observe.js';
 import { GRANTED, Permit, runWhenGranted, type Admission } from '../core/permit.js';
-import { PolicyBase, RUN, readSignalOption } from '../core/policy.js';
+import { BIND, PolicyBase, RUN, readSignalOption } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
 import { rejectSoon } from '../core/reject.js';
 import { BucketStore, SingleBucket } from './bucket-store.js';
@@ -231,6 +231,11 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
       );
     }
     return rejectSoon(admission);
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

@@ -4,7 +4,7 @@ import { DeadlineEntry, DeadlineQueue } from '../core/deadlines.js';
 import { RateLimitedError, RateLimiterUnavailableError } from '../core/errors.js';
 import { checkEventName, eventNames, type Listener } from '../core/events.js';
 import { Observer, type StartTime } from '../core/observe.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import { sleep } from '../core/sleep.js';
 import { checkName, checkOneOf, checkOptionsObject, describeValue, optionNames, optionalNumber } from '../core/validate.js';
 import { BucketStore } from '../rate-limit/bucket-store.js';
@@ -528,6 +528,11 @@ export class RedisKeyLimiter extends PolicyBase<RedisRateLimiterEvents> {
   /** Whole tokens the bucket held after this view's latest decision (`capacity` before any). */
   get available(): number {
     return this.remaining;
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

@@ -4,7 +4,7 @@ import { isFastRefusal } from '../core/errors.js';
 import { eventNames, type FailureEvent, type RetryEvent, type SuccessEvent } from '../core/events.js';
 import { readHandleOptions, safeTest, type ErrorFilter, type ResultFilter } from '../core/handle.js';
 import { Observer, UNTIMED, type StartTime } from '../core/observe.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import { sleep } from '../core/sleep.js';
 import {
   checkClock,
@@ -176,6 +176,11 @@ export class RetryPolicy extends PolicyBase<RetryEvents> {
     this.settings = settings;
     this.maxRetries = settings.maxRetries;
     this.observer = observer;
+  }
+
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
   }
 
   /** @internal */

@@ -7,7 +7,7 @@ import { rejectSoon } from '../core/reject.js';
 import { TimeoutError } from '../core/errors.js';
 import { eventNames, type FailureEvent, type SuccessEvent, type TimeoutEvent } from '../core/events.js';
 import { Observer } from '../core/observe.js';
-import { PolicyBase, RUN } from '../core/policy.js';
+import { BIND, PolicyBase, RUN } from '../core/policy.js';
 import { checkClock, checkName, checkNumber, checkOptionsObject, optionNames } from '../core/validate.js';
 
 /** Options of `timeout(ms, options)`. */
@@ -132,6 +132,11 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
     this.observer = observer;
   }
 
+  /** @internal The rest of the call under this policy, as one function (see `Runnable`). */
+  [BIND](next: Next): Next {
+    return (scope) => this[RUN](scope, next);
+  }
+
   /** @internal */
   [RUN](ctx: Scope, next: Next): Promise<unknown> {
     // Inside a request with a deadline (see runWithDeadline), never wait past what is left of it.
@@ -146,7 +151,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
     // Read whatever the listeners: the deadline needs it.
     const now = this.observer.now();
     call.startedAt = now;
-    if (this.observer.wants('timeout')) call.context = new AsyncResource('breakwater.timeout');
+    if (this.observer.wantsTimeout()) call.context = new AsyncResource('breakwater.timeout');
     const promise = new Promise<unknown>((resolve, reject) => {
       call.resolve = resolve;
       call.reject = reject;
@@ -189,7 +194,7 @@ export class TimeoutPolicy extends PolicyBase<TimeoutEvents> {
 
   /** @internal */
   onTimeout(call: TimedCall): void {
-    if (!this.observer.wants('timeout')) return;
+    if (!this.observer.wantsTimeout()) return;
     const emit = (): void => this.observer.timedOut(call.startedAt, call.timeoutMs);
     if (call.context !== undefined) call.context.runInAsyncScope(emit);
     else emit();
