@@ -1,0 +1,100 @@
+// Instructions per decision inside redis-server, counted exactly: redis-server runs under
+// valgrind's callgrind, which counts only inside `evalShaCommand` (the script and the commands
+// it runs; not the network, the parsing of the request or the writing of the reply). Counts do
+// not depend on the machine's load, unlike decisions per second.
+//
+//   node bench/redis-callgrind.mjs [--calls 2000] [--only breakwater,rlf,empty,...]
+//
+// Each script runs on a server of its own: `--calls` EVALSHA one after another, every one a
+// grant, round-robin over 64 keys that stay live. Needs valgrind and redis-server on PATH.
+// The breakwater script is read from src/redis/script.ts (compiled with esbuild), so the
+// count is of the working tree, not of dist/.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { transform } from 'esbuild';
+import { Redis } from 'ioredis';
+
+function option(name, fallback) {
+  const at = process.argv.indexOf(`--${name}`);
+  return at === -1 ? fallback : process.argv[at + 1];
+}
+const CALLS = Number(option('calls', 2000));
+const KEYS = 64;
+
+async function breakwaterScript() {
+  const source = readFileSync(new URL('../src/redis/script.ts', import.meta.url), 'utf8');
+  const { code } = await transform(source, { loader: 'ts', format: 'esm' });
+  const module = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+  return module.TOKEN_BUCKET_LUA;
+}
+
+// rate-limiter-flexible 11's RateLimiterRedis script (lib/RateLimiterRedis.js), verbatim.
+const RLF = `redis.call('set', KEYS[1], 0, 'EX', ARGV[2], 'NX') \
+local consumed = redis.call('incrby', KEYS[1], ARGV[1]) \
+local ttl = redis.call('pttl', KEYS[1]) \
+if ttl == -1 then \
+  redis.call('expire', KEYS[1], ARGV[2]) \
+  ttl = 1000 * ARGV[2] \
+end \
+return {consumed, ttl} \
+`;
+
+const bw = await breakwaterScript();
+// capacity, refillPerSecond, tokens, maxWaitMs, now ('' = Redis TIME): buckets far larger than the run.
+const BW_ARGS = () => ['1000000', '1000', '1', '0', ''];
+let clientNow = 1_764_583_212_345.25;
+const SCRIPTS = {
+  empty: { lua: 'return 1', args: () => [] },
+  rlf: { lua: RLF, args: () => ['1', '3600', '1000000', '3600'] },
+  breakwater: { lua: bw, args: BW_ARGS },
+  'breakwater-client-clock': { lua: bw, args: () => ['1000000', '1000', '1', '0', String((clientNow += 0.37))] },
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function count(name, { lua, args }) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-callgrind-'));
+  const out = join(dir, 'callgrind.out');
+  const server = spawn(
+    'valgrind',
+    ['--tool=callgrind', '--toggle-collect=evalShaCommand', `--callgrind-out-file=${out}`,
+      'redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => server.on('exit', resolve));
+  // Offline queue on, retries forever: the first command waits until valgrind's server listens.
+  const redis = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 200, maxRetriesPerRequest: null });
+  redis.on('error', () => {});
+  await redis.ping();
+  const sha = await redis.script('LOAD', lua);
+  for (let i = 0; i < CALLS; i++) {
+    const reply = await redis.evalsha(sha, 1, `k${i % KEYS}`, ...args());
+    if (name.startsWith('breakwater') && (!Array.isArray(reply) || reply[0] !== 1)) throw new Error(`not a grant: ${reply}`);
+  }
+  redis.disconnect();
+  server.kill('SIGTERM'); // redis-server shuts down (nothing to save), then valgrind writes its counts
+  await exited;
+  const text = readFileSync(out, 'utf8');
+  const totals = /^(?:summary|totals):\s*(\d+)/m.exec(text);
+  rmSync(dir, { recursive: true, force: true });
+  return Number(totals[1]) / CALLS;
+}
+
+const only = option('only', Object.keys(SCRIPTS).join(',')).split(',');
+for (const name of only) {
+  const perCall = await count(name, SCRIPTS[name]);
+  console.log(`${name.padEnd(24)} ${Math.round(perCall).toLocaleString('en-US').padStart(8)} instructions per call`);
+}
