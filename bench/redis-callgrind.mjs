@@ -4,6 +4,7 @@
 // not depend on the machine's load, unlike decisions per second.
 //
 //   node bench/redis-callgrind.mjs [--calls 2000] [--only breakwater,rlf,empty,...]
+//   node bench/redis-callgrind.mjs --lua part.lua [--args 1,2]
 //
 // Each script runs on a server of its own: `--calls` EVALSHA one after another, every one a
 // grant, round-robin over 64 keys that stay live. Needs valgrind and redis-server on PATH.
@@ -43,8 +44,8 @@ return {consumed, ttl} \
 `;
 
 const bw = await breakwaterScript();
-// capacity, refillPerSecond, tokens, maxWaitMs, now ('' = Redis TIME): buckets far larger than the run.
-const BW_ARGS = () => ['1000000', '1000', '1', '0', ''];
+// capacity, refillPerSecond, tokens, maxWaitMs[, now] (absent: Redis TIME): buckets far larger than the run.
+const BW_ARGS = () => ['1000000', '1000', '1', '0'];
 let clientNow = 1_764_583_212_345.25;
 const SCRIPTS = {
   empty: { lua: 'return 1', args: () => [] },
@@ -82,18 +83,25 @@ async function count(name, { lua, args }) {
   const sha = await redis.script('LOAD', lua);
   for (let i = 0; i < CALLS; i++) {
     const reply = await redis.evalsha(sha, 1, `k${i % KEYS}`, ...args());
-    if (name.startsWith('breakwater') && (!Array.isArray(reply) || reply[0] !== 1)) throw new Error(`not a grant: ${reply}`);
+    const granted = typeof reply === 'number' ? reply >= 0 : Array.isArray(reply) && reply[0] === 1;
+    if (name.startsWith('breakwater') && !granted) throw new Error(`not a grant: ${reply}`);
   }
   redis.disconnect();
   server.kill('SIGTERM'); // redis-server shuts down (nothing to save), then valgrind writes its counts
   await exited;
   const text = readFileSync(out, 'utf8');
   const totals = /^(?:summary|totals):\s*(\d+)/m.exec(text);
-  rmSync(dir, { recursive: true, force: true });
+  if (process.argv.includes('--keep')) console.log(`kept ${out}`);
+  else rmSync(dir, { recursive: true, force: true });
   return Number(totals[1]) / CALLS;
 }
 
-const only = option('only', Object.keys(SCRIPTS).join(',')).split(',');
+// --lua file.lua [--args a,b,c]: count another script instead (to weigh a part of one).
+if (option('lua', undefined) !== undefined) {
+  const extra = option('args', '');
+  SCRIPTS[option('lua')] = { lua: readFileSync(option('lua'), 'utf8'), args: () => (extra === '' ? [] : extra.split(',')) };
+}
+const only = option('lua', undefined) !== undefined ? [option('lua')] : option('only', Object.keys(SCRIPTS).join(',')).split(',');
 for (const name of only) {
   const perCall = await count(name, SCRIPTS[name]);
   console.log(`${name.padEnd(24)} ${Math.round(perCall).toLocaleString('en-US').padStart(8)} instructions per call`);

@@ -81,8 +81,11 @@ export function scriptRunner(client: unknown): ScriptRunner {
     const redis = client as IoRedisLike;
     return {
       ready,
-      // The argument count is fixed: spell it out rather than spread on every decision.
-      run: (key, args) => redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!),
+      // Four arguments (Redis TIME) or five (a clock of the caller's): spelt out rather than spread on every decision.
+      run: (key, args) =>
+        args.length === 4
+          ? redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!)
+          : redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!),
       load: (key, args) => redis.eval(TOKEN_BUCKET_LUA, 1, key, ...args),
     };
   }

@@ -152,7 +152,14 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
 /** The script's answer: [granted 0|1, wait or retryAfterMs, whole tokens available]. */
 type Reply = readonly [number, number, number];
 
+/** The reply to a grant with no wait, by tokens available (the script answers it with the integer alone). */
+const GRANTED: Reply[] = [];
+
 function asReply(value: unknown): Reply | undefined {
+  if (typeof value === 'number') {
+    if (!(value >= 0)) return undefined;
+    return value < 64 ? (GRANTED[value] ??= [1, 0, value]) : [1, 0, value];
+  }
   if (!Array.isArray(value) || value.length !== 3) return undefined;
   const [granted, ms, left] = value as unknown[];
   if (typeof granted !== 'number' || typeof left !== 'number') return undefined;
@@ -406,7 +413,8 @@ export class RedisRateLimiter {
       this.rateArg,
       String(tokens),
       waits ? this.maxWaitArg : '0',
-      this.bucketClock === undefined ? '' : String(this.bucketClock.now()),
+      // With Redis TIME the script gets no clock reading at all (one argument fewer to send and parse).
+      ...(this.bucketClock === undefined ? [] : [String(this.bucketClock.now())]),
     ];
   }
 
