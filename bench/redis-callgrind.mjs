@@ -29,7 +29,7 @@ async function breakwaterScript() {
   const source = readFileSync(new URL('../src/redis/script.ts', import.meta.url), 'utf8');
   const { code } = await transform(source, { loader: 'ts', format: 'esm' });
   const module = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
-  return module.TOKEN_BUCKET_LUA;
+  return module.tokenBucketScript(1_000_000, 1000).lua;
 }
 
 // rate-limiter-flexible 11's RateLimiterRedis script (lib/RateLimiterRedis.js), verbatim.
@@ -44,14 +44,15 @@ return {consumed, ttl} \
 `;
 
 const bw = await breakwaterScript();
-// capacity, refillPerSecond, tokens, maxWaitMs[, now] (absent: Redis TIME): buckets far larger than the run.
-const BW_ARGS = () => ['1000000', '1000', '1', '0'];
+// tokens, maxWaitMs[, now] (absent: Redis TIME); capacity 1 000 000 and 1000 per second, in
+// the script's text: buckets far larger than the run.
+const BW_ARGS = () => ['1', '0'];
 let clientNow = 1_764_583_212_345.25;
 const SCRIPTS = {
   empty: { lua: 'return 1', args: () => [] },
   rlf: { lua: RLF, args: () => ['1', '3600', '1000000', '3600'] },
   breakwater: { lua: bw, args: BW_ARGS },
-  'breakwater-client-clock': { lua: bw, args: () => ['1000000', '1000', '1', '0', String((clientNow += 0.37))] },
+  'breakwater-client-clock': { lua: bw, args: () => ['1', '0', String((clientNow += 0.37))] },
 };
 
 function freePort() {

@@ -34,11 +34,14 @@ import { createHash } from 'node:crypto';
 // the waiters whose time has come, whenever it next runs. Every waiter takes one token.
 //
 // KEYS[1]  the bucket's key
-// ARGV[1]  capacity
-// ARGV[2]  refillPerSecond
-// ARGV[3]  tokens: > 0 take them, 0 only look, < 0 give a grant back
-// ARGV[4]  longest wait this request accepts, ms (0: none, -1: unbounded)
-// ARGV[5]  now, ms on the caller's clock; absent = use the server's TIME
+// ARGV[1]  tokens: > 0 take them, 0 only look, < 0 give a grant back
+// ARGV[2]  longest wait this request accepts, ms (0: none, -1: unbounded)
+// ARGV[3]  now, ms on the caller's clock; absent = use the server's TIME
+//
+// `capacity` and `refillPerSecond` are written into the script's text (one script, one SHA1,
+// per pair of settings): as arguments they would be parsed (strtod) on every call. Their
+// literals are JavaScript's shortest round-trip digits, which Lua's parser reads back as the
+// same doubles.
 //
 // Reply: a grant with no wait (and a look or a give-back): an integer, the whole tokens
 // available (a table reply costs the server more). Otherwise { granted 0|1, ms, whole tokens
@@ -106,24 +109,42 @@ end
 -- ==== end of the token-bucket rule ====
 `;
 
-export const TOKEN_BUCKET_LUA = `
+/** The script for one bucket size and rate: its text and the SHA1 that EVALSHA names it by. */
+export interface TokenBucketScript {
+  readonly lua: string;
+  readonly sha1: string;
+}
+
+/** A double as a Lua numeral that reads back as the same double. */
+function luaNumber(x: number): string {
+  if (x === Infinity) return 'math.huge';
+  if (!Number.isFinite(x) || x <= 0) throw new RangeError(`breakwater: not a positive number for the script: ${x}`);
+  return String(x);
+}
+
+export function tokenBucketScript(capacity: number, refillPerSecond: number): TokenBucketScript {
+  const lua = TOKEN_BUCKET_LUA.replace('@CAPACITY@', luaNumber(capacity)).replace('@REFILL_PER_SECOND@', luaNumber(refillPerSecond));
+  return { lua, sha1: createHash('sha1').update(lua).digest('hex') };
+}
+
+const TOKEN_BUCKET_LUA = `
 -- Redis 7+ has REDIS_VERSION_NUM. Servers before 5 replicate scripts verbatim unless told
 -- otherwise, which a script that reads TIME must not be.
 local modern = redis.REDIS_VERSION_NUM ~= nil
 if not modern and redis.replicate_commands then redis.replicate_commands() end
 local key = KEYS[1]
-local capacity = tonumber(ARGV[1])
-local refillPerSecond = tonumber(ARGV[2])
+local capacity = @CAPACITY@
+local refillPerSecond = @REFILL_PER_SECOND@
 -- One token is the common request: a string compare (both interned) rather than a strtod.
-local tokens = ARGV[3]
+local tokens = ARGV[1]
 if tokens == '1' then tokens = 1 else tokens = tonumber(tokens) end
 local now
-local serverClock = ARGV[5] == nil
+local serverClock = ARGV[3] == nil
 if serverClock then
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 else
-  now = tonumber(ARGV[5])
+  now = tonumber(ARGV[3])
 end
 
 -- Nobody waits: the key is a string, the bucket's two doubles. Waiters: a hash (see below).
@@ -168,11 +189,12 @@ if not hashed and tokens > 0 and not (at - now > capacity * msPerToken) then
         i = i + 1
       end
       if not filled then full = full + math.ceil(capacity * msPerToken) end
+      -- The expiry goes as integer digits ('%d'): a Lua number argument costs a '%.17g'.
       local value = struct.pack('<dd', level, at)
       if not serverClock then
-        redis.call('SET', key, value, 'PX', math.ceil(full - now) + ${CLIENT_CLOCK_GRACE_MS})
+        redis.call('SET', key, value, 'PX', string.format('%d', math.ceil(full - now) + ${CLIENT_CLOCK_GRACE_MS}))
       elseif modern then
-        redis.call('SET', key, value, 'PXAT', full)
+        redis.call('SET', key, value, 'PXAT', string.format('%d', full))
       else
         -- SET's PXAT came in Redis 6.2.
         redis.call('SET', key, value)
@@ -331,7 +353,7 @@ end
 
 -- Behind the waiters: due when the bucket holds their tokens and these.
 local wait = bucketRetryAfterMs(level, at, pending + tokens, now, 0)
-local maxWaitMs = tonumber(ARGV[4])
+local maxWaitMs = tonumber(ARGV[2])
 -- A request that does not wait is refused whenever it is not granted at once, even when its
 -- tokens would be due at once behind the waiters (\`tryAcquire\` never queues).
 if maxWaitMs == 0 or (maxWaitMs > 0 and wait > maxWaitMs) then
@@ -359,4 +381,3 @@ save()
 return { 1, fmt(grantAt - now), 0 }
 `;
 
-export const TOKEN_BUCKET_SHA1 = createHash('sha1').update(TOKEN_BUCKET_LUA).digest('hex');
