@@ -1,13 +1,14 @@
 // Instructions per decision inside redis-server, counted exactly: redis-server runs under
 // valgrind's callgrind, which counts only inside `evalShaCommand` (the script and the commands
-// it runs; not the network, the parsing of the request or the writing of the reply). Counts do
+// it runs, and the writing of its reply; not the network or the parsing of the request). Counts do
 // not depend on the machine's load, unlike decisions per second.
 //
 //   node bench/redis-callgrind.mjs [--calls 2000] [--only breakwater,rlf,empty,...]
 //   node bench/redis-callgrind.mjs --lua part.lua [--args 1,2]
 //
 // Each script runs on a server of its own: `--calls` EVALSHA one after another, every one a
-// grant, round-robin over 64 keys that stay live. Needs valgrind and redis-server on PATH.
+// grant (breakwater-refusals: a refusal after the first grant of each key), round-robin over
+// 64 keys that stay live. Needs valgrind and redis-server on PATH.
 // The breakwater script is read from src/redis/script.ts (compiled with esbuild), so the
 // count is of the working tree, not of dist/.
 import { spawn } from 'node:child_process';
@@ -25,11 +26,11 @@ function option(name, fallback) {
 const CALLS = Number(option('calls', 2000));
 const KEYS = 64;
 
-async function breakwaterScript() {
+async function breakwaterScript(capacity, refillPerSecond) {
   const source = readFileSync(new URL('../src/redis/script.ts', import.meta.url), 'utf8');
   const { code } = await transform(source, { loader: 'ts', format: 'esm' });
   const module = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
-  return module.tokenBucketScript(1_000_000, 1000).lua;
+  return module.tokenBucketScript(capacity, refillPerSecond).lua;
 }
 
 // rate-limiter-flexible 11's RateLimiterRedis script (lib/RateLimiterRedis.js), verbatim.
@@ -43,7 +44,9 @@ end \
 return {consumed, ttl} \
 `;
 
-const bw = await breakwaterScript();
+const bw = await breakwaterScript(1_000_000, 1000);
+// One token per 1000 s: after each key's first grant, every call is refused.
+const bwRefusing = await breakwaterScript(1, 0.001);
 // tokens, maxWaitMs[, now] (absent: Redis TIME); capacity 1 000 000 and 1000 per second, in
 // the script's text: buckets far larger than the run.
 const BW_ARGS = () => ['1', '0'];
@@ -53,6 +56,7 @@ const SCRIPTS = {
   rlf: { lua: RLF, args: () => ['1', '3600', '1000000', '3600'] },
   breakwater: { lua: bw, args: BW_ARGS },
   'breakwater-client-clock': { lua: bw, args: () => ['1', '0', String((clientNow += 0.37))] },
+  'breakwater-refusals': { lua: bwRefusing, args: BW_ARGS, refusals: true },
 };
 
 function freePort() {
@@ -66,7 +70,7 @@ function freePort() {
   });
 }
 
-async function count(name, { lua, args }) {
+async function count(name, { lua, args, refusals = false }) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'breakwater-callgrind-'));
   const out = join(dir, 'callgrind.out');
@@ -85,7 +89,7 @@ async function count(name, { lua, args }) {
   for (let i = 0; i < CALLS; i++) {
     const reply = await redis.evalsha(sha, 1, `k${i % KEYS}`, ...args());
     const granted = typeof reply === 'number' ? reply >= 0 : Array.isArray(reply) && reply[0] === 1;
-    if (name.startsWith('breakwater') && !granted) throw new Error(`not a grant: ${reply}`);
+    if (name.startsWith('breakwater') && granted !== (!refusals || i < KEYS)) throw new Error(`unexpected reply ${reply} to call ${i}`);
   }
   redis.disconnect();
   server.kill('SIGTERM'); // redis-server shuts down (nothing to save), then valgrind writes its counts

@@ -157,9 +157,11 @@ if type(state) == 'string' then
   level, at = struct.unpack('<dd', state)
 end
 
--- The common case, a grant nobody waits before, with the rule's functions written out in
--- place (a Lua function call costs more than the arithmetic): bucketTokens, bucketHas,
--- levelAfterTake, fullTime and bucketAvailable below, expression for expression.
+-- The common cases: nobody waits, and the request is granted at once, or refused because it
+-- does not wait (ARGV[2] '0', compared as a string). The rule's functions are written out in
+-- place here, expression for expression (a Lua function call, and making the functions on
+-- every run, costs more than their arithmetic): bucketTokens, bucketHas, levelAfterTake,
+-- fullTime, bucketRetryAfterMs (offset 0) and bucketAvailable below.
 local TOLERANCE = 1 / 68719476736 -- 2^-36, exact
 local perMs = refillPerSecond / 1000
 local msPerToken = 1000 / refillPerSecond
@@ -169,44 +171,75 @@ if not hashed and tokens > 0 and not (at - now > capacity * msPerToken) then
   local elapsedMs = t - at
   local held = level
   if elapsedMs > 0 then held = level + elapsedMs * perMs end
-  if held >= tokens - tokens * TOLERANCE then
-    if held < capacity then level = held - tokens else level = capacity - tokens end
-    at = t
-    -- at >= now, so the bucket holds \`level\` now.
-    if level >= capacity then
-      redis.call('DEL', key)
+  local granted = held >= tokens - tokens * TOLERANCE
+  if granted or ARGV[2] == '0' then
+    local wait = 0
+    if granted then
+      if held < capacity then level = held - tokens else level = capacity - tokens end
+      at = t
+      if level >= capacity then
+        -- Full (at >= now, so it holds \`level\` now), nobody waiting: no key.
+        redis.call('DEL', key)
+      else
+        local full = math.ceil(at + (capacity - level) * msPerToken)
+        local filled = false
+        local i = 0
+        while true do
+          elapsedMs = full - at
+          held = level
+          if elapsedMs > 0 then held = level + elapsedMs * perMs end
+          filled = held >= capacity
+          if filled or i == 8 then break end
+          full = full + 1
+          i = i + 1
+        end
+        if not filled then full = full + math.ceil(capacity * msPerToken) end
+        -- The expiry goes as integer digits ('%d'): a Lua number argument costs a '%.17g'.
+        local value = struct.pack('<dd', level, at)
+        if not serverClock then
+          redis.call('SET', key, value, 'PX', string.format('%d', math.ceil(full - now) + ${CLIENT_CLOCK_GRACE_MS}))
+        elseif modern then
+          redis.call('SET', key, value, 'PXAT', string.format('%d', full))
+        else
+          -- SET's PXAT came in Redis 6.2.
+          redis.call('SET', key, value)
+          redis.call('PEXPIREAT', key, full)
+        end
+      end
     else
-      local full = math.ceil(at + (capacity - level) * msPerToken)
-      local filled = false
+      -- Refused: nothing is written.
+      local needed = tokens - tokens * TOLERANCE
+      wait = math.ceil(at + (needed - level) * msPerToken - (now + 0))
+      if not (wait > 0) then wait = 0 end
       local i = 0
-      while true do
-        elapsedMs = full - at
+      while i < 8 do
+        elapsedMs = now + wait + 0 - at
         held = level
         if elapsedMs > 0 then held = level + elapsedMs * perMs end
-        filled = held >= capacity
-        if filled or i == 8 then break end
-        full = full + 1
+        if held >= needed then break end
+        wait = wait + 1
         i = i + 1
       end
-      if not filled then full = full + math.ceil(capacity * msPerToken) end
-      -- The expiry goes as integer digits ('%d'): a Lua number argument costs a '%.17g'.
-      local value = struct.pack('<dd', level, at)
-      if not serverClock then
-        redis.call('SET', key, value, 'PX', string.format('%d', math.ceil(full - now) + ${CLIENT_CLOCK_GRACE_MS}))
-      elseif modern then
-        redis.call('SET', key, value, 'PXAT', string.format('%d', full))
-      else
-        -- SET's PXAT came in Redis 6.2.
-        redis.call('SET', key, value)
-        redis.call('PEXPIREAT', key, full)
+      i = 0
+      while i < 8 and wait > 0 do
+        elapsedMs = now + (wait - 1) + 0 - at
+        held = level
+        if elapsedMs > 0 then held = level + elapsedMs * perMs end
+        if not (held >= needed) then break end
+        wait = wait - 1
+        i = i + 1
       end
     end
+    -- The whole tokens available now.
+    elapsedMs = now - at
     held = level
+    if elapsedMs > 0 then held = level + elapsedMs * perMs end
     local k
     if held < capacity then k = math.floor(held) else k = math.floor(capacity) end
     if not (k > 0) then k = 0 end
     if k + 1 <= capacity and held >= (k + 1) - (k + 1) * TOLERANCE then k = k + 1 end
-    return k
+    if granted then return k end
+    return { 0, wait, k }
   end
 end
 
