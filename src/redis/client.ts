@@ -1,5 +1,5 @@
 import { describeValue } from '../core/validate.js';
-import { TOKEN_BUCKET_LUA, TOKEN_BUCKET_SHA1 } from './script.js';
+import type { TokenBucketScript } from './script.js';
 
 // The Redis clients, described by what this module calls on them and nothing more: no
 // client is imported, at run time or in the types, so `breakwater` installs none.
@@ -61,7 +61,7 @@ function readiness(client: Record<string, unknown>): () => boolean {
 }
 
 /** Picks the calling convention from the methods the client has; TypeError when it has neither. */
-export function scriptRunner(client: unknown): ScriptRunner {
+export function scriptRunner(client: unknown, script: TokenBucketScript): ScriptRunner {
   if (typeof client !== 'object' || client === null) {
     throw new TypeError(
       `breakwater: option "client" must be a connected ioredis or node-redis client, received ${describeValue(client)}`,
@@ -69,21 +69,25 @@ export function scriptRunner(client: unknown): ScriptRunner {
   }
   const methods = client as Record<string, unknown>;
   const ready = readiness(methods);
+  const { lua, sha1 } = script;
   if (typeof methods['evalSha'] === 'function' && typeof methods['eval'] === 'function') {
     const redis = client as NodeRedisLike;
     return {
       ready,
-      run: (key, args) => redis.evalSha(TOKEN_BUCKET_SHA1, { keys: [key], arguments: args }),
-      load: (key, args) => redis.eval(TOKEN_BUCKET_LUA, { keys: [key], arguments: args }),
+      run: (key, args) => redis.evalSha(sha1, { keys: [key], arguments: args }),
+      load: (key, args) => redis.eval(lua, { keys: [key], arguments: args }),
     };
   }
   if (typeof methods['evalsha'] === 'function' && typeof methods['eval'] === 'function') {
     const redis = client as IoRedisLike;
     return {
       ready,
-      // The argument count is fixed: spell it out rather than spread on every decision.
-      run: (key, args) => redis.evalsha(TOKEN_BUCKET_SHA1, 1, key, args[0]!, args[1]!, args[2]!, args[3]!, args[4]!),
-      load: (key, args) => redis.eval(TOKEN_BUCKET_LUA, 1, key, ...args),
+      // Two arguments (Redis TIME) or three (a clock of the caller's): spelt out rather than spread on every decision.
+      run: (key, args) =>
+        args.length === 2
+          ? redis.evalsha(sha1, 1, key, args[0]!, args[1]!)
+          : redis.evalsha(sha1, 1, key, args[0]!, args[1]!, args[2]!),
+      load: (key, args) => redis.eval(lua, 1, key, ...args),
     };
   }
   const present = ['evalsha', 'evalSha', 'eval'].filter((name) => typeof methods[name] === 'function');

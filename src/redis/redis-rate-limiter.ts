@@ -17,6 +17,7 @@ import {
 } from '../rate-limit/rate-limiter.js';
 import { TokenBuckets, type BucketSettings } from '../rate-limit/token-bucket.js';
 import { isNoScript, scriptRunner, type RedisClientLike, type ScriptRunner } from './client.js';
+import { tokenBucketScript } from './script.js';
 
 /**
  * What decides while Redis is slow or down: `'local'` (an in-process bucket per key), `'allow'`
@@ -133,8 +134,8 @@ const LOCAL_MAX_KEYS = 10_000;
  */
 export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLimiter {
   const opts = checkOptionsObject('redisRateLimiter', options, true, REDIS_RATE_LIMITER_OPTIONS);
-  const runner = scriptRunner(opts['client']);
   const settings = readBucketSettings(opts);
+  const runner = scriptRunner(opts['client'], tokenBucketScript(settings.capacity, settings.refillPerSecond));
   const prefix = opts['prefix'] === undefined ? 'breakwater:' : opts['prefix'];
   if (typeof prefix !== 'string') {
     throw new TypeError(`breakwater: option "prefix" must be a string, received ${describeValue(prefix)}`);
@@ -152,7 +153,14 @@ export function redisRateLimiter(options: RedisRateLimiterOptions): RedisRateLim
 /** The script's answer: [granted 0|1, wait or retryAfterMs, whole tokens available]. */
 type Reply = readonly [number, number, number];
 
+/** The reply to a grant with no wait, by tokens available (the script answers it with the integer alone). */
+const GRANTED: Reply[] = [];
+
 function asReply(value: unknown): Reply | undefined {
+  if (typeof value === 'number') {
+    if (!(value >= 0)) return undefined;
+    return value < 64 ? (GRANTED[value] ??= [1, 0, value]) : [1, 0, value];
+  }
   if (!Array.isArray(value) || value.length !== 3) return undefined;
   const [granted, ms, left] = value as unknown[];
   if (typeof granted !== 'number' || typeof left !== 'number') return undefined;
@@ -263,9 +271,7 @@ export class RedisRateLimiter {
   /** @internal Runs waits and the `redisTimeoutMs` deadlines: the given clock, else systemClock. */
   readonly timerClock: Clock;
   /** @internal */ readonly events: Observer<RedisRateLimiterEvents>;
-  private readonly capacityArg: string;
-  private readonly rateArg: string;
-  /** The script's ARGV[4] for `execute`: the configured wait (tryAcquire never waits). */
+  /** The script's ARGV[2] for `execute`: the configured wait (tryAcquire never waits). */
   private readonly maxWaitArg: string;
   /** ARGV of the most common requests (one token, Redis TIME), the same every time: built once. */
   private readonly oneTokenArgs: { readonly waiting: string[]; readonly now: string[] } | undefined;
@@ -301,8 +307,6 @@ export class RedisRateLimiter {
     this.timerClock = bucketClock ?? systemClock;
     this.events = new Observer<RedisRateLimiterEvents>(() => this.name, this.timerClock, 'rate-limited');
     this.deadlines = new DeadlineQueue(this.timerClock);
-    this.capacityArg = String(settings.capacity);
-    this.rateArg = String(settings.refillPerSecond);
     this.maxWaitArg = settings.maxWaitMs === Infinity ? '-1' : String(settings.maxWaitMs);
     this.oneTokenArgs =
       bucketClock === undefined
@@ -402,11 +406,10 @@ export class RedisRateLimiter {
   /** The script's ARGV (see script.ts). */
   private args(tokens: number, waits: boolean): string[] {
     return [
-      this.capacityArg,
-      this.rateArg,
       String(tokens),
       waits ? this.maxWaitArg : '0',
-      this.bucketClock === undefined ? '' : String(this.bucketClock.now()),
+      // With Redis TIME the script gets no clock reading at all (one argument fewer to send and parse).
+      ...(this.bucketClock === undefined ? [] : [String(this.bucketClock.now())]),
     ];
   }
 

@@ -12,13 +12,21 @@ import { createHash } from 'node:crypto';
 // The same inputs give the same bits, hence the same grants, refusals, `retryAfterMs` and
 // `available`.
 //
-// The key is a hash:
-//   l, a     the bucket as `rateLimiter` holds it now: `level` (tokens right after its latest
-//            grant) and `at` (the time of that grant). No key: a full bucket, nobody waiting.
-//   h, n     while callers wait: the sequence number of the first waiter not yet served and the
-//            next one to hand out (absent: 0, nobody waits).
-//   <seq>    per waiter: "level at", the bucket right after that waiter's grant, `at` being the
-//            time of the grant (the time its caller runs).
+// The key holds the bucket in one of two forms:
+//   a string  while nobody waits (the common case, one GET and one SET with its expiry): 16
+//            bytes, the two doubles `level` (tokens right after its latest grant) and `at` (the
+//            time of that grant), little-endian IEEE-754 (Lua's struct.pack('<dd')), so they
+//            read back bit for bit without formatting or parsing text.
+//   a hash   while callers wait:
+//     l, a     the bucket as above, written as numbers (Redis formats them exactly).
+//     h, n     the sequence number of the first waiter not yet served and the next one to hand
+//              out.
+//     <seq>    per waiter: "level at", the bucket right after that waiter's grant, `at` being
+//              the time of the grant (the time its caller runs).
+//   no key   a full bucket, nobody waiting.
+// The first waiter turns the string into a hash; a save with every waiter served turns it back
+// (SET replaces the hash). GET of a hash is an error: the script reads with `redis.pcall` and
+// takes the hash path then, with no command spent on TYPE.
 // Waiters are the local limiter's FIFO queue, served at the times its timers would fire: the
 // head when the bucket first has its token, each next one when the bucket has the next token
 // after the previous grant. Those times follow from the bucket alone, so the script computes
@@ -26,15 +34,20 @@ import { createHash } from 'node:crypto';
 // the waiters whose time has come, whenever it next runs. Every waiter takes one token.
 //
 // KEYS[1]  the bucket's key
-// ARGV[1]  capacity
-// ARGV[2]  refillPerSecond
-// ARGV[3]  tokens: > 0 take them, 0 only look, < 0 give a grant back
-// ARGV[4]  longest wait this request accepts, ms (0: none, -1: unbounded)
-// ARGV[5]  now, ms on the caller's clock; '' = use the server's TIME
+// ARGV[1]  tokens: > 0 take them, 0 only look, < 0 give a grant back
+// ARGV[2]  longest wait this request accepts, ms (0: none, -1: unbounded)
+// ARGV[3]  now, ms on the caller's clock; absent = use the server's TIME
 //
-// Reply: { granted 0|1, ms, whole tokens available }. For a refusal ms is the exact
-// retryAfterMs; for a grant it is the wait before the token is the caller's: 0, or (a string,
-// as Lua numbers reach the client truncated to integers) the grant time minus now.
+// `capacity` and `refillPerSecond` are written into the script's text (one script, one SHA1,
+// per pair of settings): as arguments they would be parsed (strtod) on every call. Their
+// literals are JavaScript's shortest round-trip digits, which Lua's parser reads back as the
+// same doubles.
+//
+// Reply: a grant with no wait (and a look or a give-back): an integer, the whole tokens
+// available (a table reply costs the server more). Otherwise { granted 0|1, ms, whole tokens
+// available }: for a refusal ms is the exact retryAfterMs; for a queued grant it is the wait
+// before the token is the caller's (a string, as Lua numbers reach the client truncated to
+// integers), the grant time minus now.
 //
 // Expiry: no earlier than the time the bucket is full again with every waiter served, in
 // whole milliseconds at which `bucketFull` holds. With the server's clock that time is a
@@ -96,22 +109,155 @@ end
 -- ==== end of the token-bucket rule ====
 `;
 
-export const TOKEN_BUCKET_LUA = `
+/** The script for one bucket size and rate: its text and the SHA1 that EVALSHA names it by. */
+export interface TokenBucketScript {
+  readonly lua: string;
+  readonly sha1: string;
+}
+
+/** A double as a Lua numeral that reads back as the same double. */
+function luaNumber(x: number): string {
+  if (x === Infinity) return 'math.huge';
+  if (!Number.isFinite(x) || x <= 0) throw new RangeError(`breakwater: not a positive number for the script: ${x}`);
+  return String(x);
+}
+
+export function tokenBucketScript(capacity: number, refillPerSecond: number): TokenBucketScript {
+  const lua = TOKEN_BUCKET_LUA.replace('@CAPACITY@', luaNumber(capacity)).replace('@REFILL_PER_SECOND@', luaNumber(refillPerSecond));
+  return { lua, sha1: createHash('sha1').update(lua).digest('hex') };
+}
+
+const TOKEN_BUCKET_LUA = `
 -- Redis 7+ has REDIS_VERSION_NUM. Servers before 5 replicate scripts verbatim unless told
 -- otherwise, which a script that reads TIME must not be.
-if redis.REDIS_VERSION_NUM == nil and redis.replicate_commands then redis.replicate_commands() end
+local modern = redis.REDIS_VERSION_NUM ~= nil
+if not modern and redis.replicate_commands then redis.replicate_commands() end
 local key = KEYS[1]
-local capacity = tonumber(ARGV[1])
-local refillPerSecond = tonumber(ARGV[2])
-local tokens = tonumber(ARGV[3])
+local capacity = @CAPACITY@
+local refillPerSecond = @REFILL_PER_SECOND@
+-- One token is the common request: a string compare (both interned) rather than a strtod.
+local tokens = ARGV[1]
+if tokens == '1' then tokens = 1 else tokens = tonumber(tokens) end
 local now
-local serverClock = ARGV[5] == ''
+local serverClock = ARGV[3] == nil
 if serverClock then
   local time = redis.call('TIME')
   now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 else
-  now = tonumber(ARGV[5])
+  now = tonumber(ARGV[3])
 end
+
+-- Nobody waits: the key is a string, the bucket's two doubles. Waiters: a hash (see below).
+-- GET of a hash is an error, and tells the two apart without one more command.
+local state = redis.pcall('GET', key)
+local hashed = type(state) == 'table'
+local level, at = capacity, -math.huge
+if type(state) == 'string' then
+  if #state ~= 16 then return redis.error_reply('WRONGTYPE the key holds a value that is not a breakwater bucket') end
+  level, at = struct.unpack('<dd', state)
+end
+
+-- The common cases: nobody waits, and the request is granted at once, or refused because it
+-- does not wait (ARGV[2] '0', compared as a string). The rule's functions are written out in
+-- place here, expression for expression (a Lua function call, and making the functions on
+-- every run, costs more than their arithmetic): bucketTokens, bucketHas, levelAfterTake,
+-- fullTime, bucketRetryAfterMs (offset 0) and bucketAvailable below.
+local TOLERANCE = 1 / 68719476736 -- 2^-36, exact
+local perMs = refillPerSecond / 1000
+local msPerToken = 1000 / refillPerSecond
+if not hashed and tokens > 0 and not (at - now > capacity * msPerToken) then
+  local t = now
+  if t < at then t = at end
+  local elapsedMs = t - at
+  local held = level
+  if elapsedMs > 0 then held = level + elapsedMs * perMs end
+  local granted = held >= tokens - tokens * TOLERANCE
+  if granted or ARGV[2] == '0' then
+    local wait = 0
+    if granted then
+      if held < capacity then level = held - tokens else level = capacity - tokens end
+      at = t
+      if level >= capacity then
+        -- Full (at >= now, so it holds \`level\` now), nobody waiting: no key.
+        redis.call('DEL', key)
+      else
+        local full = math.ceil(at + (capacity - level) * msPerToken)
+        local filled = false
+        local i = 0
+        while true do
+          elapsedMs = full - at
+          held = level
+          if elapsedMs > 0 then held = level + elapsedMs * perMs end
+          filled = held >= capacity
+          if filled or i == 8 then break end
+          full = full + 1
+          i = i + 1
+        end
+        if not filled then full = full + math.ceil(capacity * msPerToken) end
+        -- The expiry goes as integer digits ('%d'): a Lua number argument costs a '%.17g'.
+        local value = struct.pack('<dd', level, at)
+        if not serverClock then
+          redis.call('SET', key, value, 'PX', string.format('%d', math.ceil(full - now) + ${CLIENT_CLOCK_GRACE_MS}))
+        elseif modern then
+          redis.call('SET', key, value, 'PXAT', string.format('%d', full))
+        else
+          -- SET's PXAT came in Redis 6.2.
+          redis.call('SET', key, value)
+          redis.call('PEXPIREAT', key, full)
+        end
+      end
+    else
+      -- Refused: nothing is written.
+      local needed = tokens - tokens * TOLERANCE
+      wait = math.ceil(at + (needed - level) * msPerToken - (now + 0))
+      if not (wait > 0) then wait = 0 end
+      local i = 0
+      while i < 8 do
+        elapsedMs = now + wait + 0 - at
+        held = level
+        if elapsedMs > 0 then held = level + elapsedMs * perMs end
+        if held >= needed then break end
+        wait = wait + 1
+        i = i + 1
+      end
+      i = 0
+      while i < 8 and wait > 0 do
+        elapsedMs = now + (wait - 1) + 0 - at
+        held = level
+        if elapsedMs > 0 then held = level + elapsedMs * perMs end
+        if not (held >= needed) then break end
+        wait = wait - 1
+        i = i + 1
+      end
+    end
+    -- The whole tokens available now.
+    elapsedMs = now - at
+    held = level
+    if elapsedMs > 0 then held = level + elapsedMs * perMs end
+    local k
+    if held < capacity then k = math.floor(held) else k = math.floor(capacity) end
+    if not (k > 0) then k = 0 end
+    if k + 1 <= capacity and held >= (k + 1) - (k + 1) * TOLERANCE then k = k + 1 end
+    if granted then return k end
+    return { 0, wait, k }
+  end
+end
+
+-- (As in the common case above:) the bucket (level, at), nobody waiting, expires at \`full\` (the first whole millisecond at
+-- which it is full again): one SET with its expiry.
+local function setBucket(full)
+  local value = struct.pack('<dd', level, at)
+  if not serverClock then
+    redis.call('SET', key, value, 'PX', math.ceil(full - now) + ${CLIENT_CLOCK_GRACE_MS})
+  elseif modern then
+    redis.call('SET', key, value, 'PXAT', full)
+  else
+    -- SET's PXAT came in Redis 6.2.
+    redis.call('SET', key, value)
+    redis.call('PEXPIREAT', key, full)
+  end
+end
+
 
 ${BUCKET_RULE_LUA}
 local function fmt(x) return string.format('%.17g', x) end
@@ -120,24 +266,30 @@ local function int(x) return string.format('%.0f', x) end
 
 local function entry(seq)
   local value = redis.call('HGET', key, int(seq))
-  local level, at = string.match(value, '^(%S+) (%S+)$')
-  return tonumber(level), tonumber(at)
+  local l, a = string.match(value, '^(%S+) (%S+)$')
+  return tonumber(l), tonumber(a)
 end
 
 -- The first whole millisecond at which the bucket (level, at) is full again.
-local function fullTime(level, at)
-  local t = math.ceil(at + (capacity - level) * msPerToken)
+local function fullTime(l, a)
+  local t = math.ceil(a + (capacity - l) * msPerToken)
   local i = 0
-  while i < MAX_CORRECTION and not bucketFull(level, at, t) do t = t + 1; i = i + 1 end
-  if not bucketFull(level, at, t) then t = t + math.ceil(capacity * msPerToken) end
+  while i < MAX_CORRECTION and not bucketFull(l, a, t) do t = t + 1; i = i + 1 end
+  if not bucketFull(l, a, t) then t = t + math.ceil(capacity * msPerToken) end
   return t
 end
 
-local stored = redis.call('HMGET', key, 'l', 'a', 'h', 'n')
-local level, at = capacity, -math.huge
-if stored[1] then level = tonumber(stored[1]); at = tonumber(stored[2]) end
-local head = tonumber(stored[3]) or 0
-local tail = tonumber(stored[4]) or 0
+-- The hash, while callers wait: l, a as in the string, h, n the first waiter not yet served
+-- and the next number to hand out, and one field per waiter.
+local present = state ~= false
+local head, tail = 0, 0
+if hashed then
+  local stored = redis.call('HMGET', key, 'l', 'a', 'h', 'n')
+  present = stored[1] ~= false
+  if present then level = tonumber(stored[1]); at = tonumber(stored[2]) end
+  head = tonumber(stored[3]) or 0
+  tail = tonumber(stored[4]) or 0
+end
 local storedHead = head
 local dirty = false
 
@@ -173,14 +325,14 @@ local function save()
     redis.call('DEL', key)
     return
   end
-  if pending == 0 then
-    redis.call('HSET', key, 'l', level, 'a', at)
-    if stored[4] then redis.call('HDEL', key, 'h', 'n') end
-  else
-    redis.call('HSET', key, 'l', level, 'a', at, 'h', head, 'n', tail)
-  end
-  for seq = storedHead, head - 1 do redis.call('HDEL', key, int(seq)) end
   local full = fullTime(lastLevel, lastAt)
+  if pending == 0 then
+    -- The last waiter is served: back to a string (SET replaces the hash).
+    setBucket(full)
+    return
+  end
+  redis.call('HSET', key, 'l', level, 'a', at, 'h', head, 'n', tail)
+  for seq = storedHead, head - 1 do redis.call('HDEL', key, int(seq)) end
   if serverClock then
     redis.call('PEXPIREAT', key, full)
   else
@@ -204,7 +356,7 @@ if tokens < 0 then
     lastLevel, lastAt = level, at
     if pending > 0 then lastLevel, lastAt = entry(tail - 1) end
     save()
-  elseif stored[1] then
+  elseif present then
     level = level - tokens
     if level > capacity then level = capacity end
     lastLevel = level
@@ -212,12 +364,12 @@ if tokens < 0 then
   elseif dirty then
     save()
   end
-  return { 1, 0, available() }
+  return available()
 end
 
 if tokens == 0 then
   if dirty then save() end
-  return { 1, 0, available() }
+  return available()
 end
 
 -- A grant never lies before the latest one.
@@ -229,12 +381,12 @@ if pending == 0 and bucketHas(level, at, t, tokens) then
   at = t
   lastLevel, lastAt = level, at
   save()
-  return { 1, 0, available() }
+  return available()
 end
 
 -- Behind the waiters: due when the bucket holds their tokens and these.
 local wait = bucketRetryAfterMs(level, at, pending + tokens, now, 0)
-local maxWaitMs = tonumber(ARGV[4])
+local maxWaitMs = tonumber(ARGV[2])
 -- A request that does not wait is refused whenever it is not granted at once, even when its
 -- tokens would be due at once behind the waiters (\`tryAcquire\` never queues).
 if maxWaitMs == 0 or (maxWaitMs > 0 and wait > maxWaitMs) then
@@ -252,6 +404,9 @@ else
 end
 lastLevel = levelAfterTake(lastLevel, lastAt, grantAt, tokens)
 lastAt = grantAt
+-- The first waiter turns the string into a hash.
+if not hashed and present then redis.call('DEL', key) end
+hashed = true
 redis.call('HSET', key, int(tail), fmt(lastLevel) .. ' ' .. fmt(lastAt))
 tail = tail + 1
 pending = pending + 1
@@ -259,4 +414,3 @@ save()
 return { 1, fmt(grantAt - now), 0 }
 `;
 
-export const TOKEN_BUCKET_SHA1 = createHash('sha1').update(TOKEN_BUCKET_LUA).digest('hex');

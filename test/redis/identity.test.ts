@@ -78,7 +78,7 @@ describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
             const remote = shared.get('k');
             for (const step of steps) {
               clock.jump(step.dt);
-              const before = await server.command('HGETALL', `${prefix}k`);
+              const before = await server.bucket(`${prefix}k`);
               let refused = false;
               if (step.op === 'tryAcquire') {
                 const expected = local.tryAcquire(step.tokens);
@@ -94,7 +94,7 @@ describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
               }
               if (refused) {
                 seen.refused++;
-                expect(await server.command('HGETALL', `${prefix}k`), 'a refusal writes nothing').toEqual(before);
+                expect(await server.bucket(`${prefix}k`), 'a refusal writes nothing').toEqual(before);
               } else if (step.op !== 'available') seen.granted++;
             }
             expect(shared.stats.fallbacks).toBe(0);
@@ -228,7 +228,8 @@ describeRedis('redisRateLimiter decides exactly like rateLimiter', () => {
         if (quantity > 0) expect(await shared.tryAcquire('foo', quantity)).toBe(!limited);
         expect(await shared.available('foo')).toBe(remaining);
         // reset_after: the time until the bucket is full again (no key: full now).
-        const [level, at] = (await server.command('HMGET', `${prefix}foo`, 'l', 'a')) as [string | null, string | null];
+        const stored = await server.bucket(`${prefix}foo`);
+        const [level, at] = [stored['l'] ?? null, stored['a'] ?? null];
         const resetAfter = level === null ? 0 : Number(at) + (5 - Number(level)) * 1000 - clock.now();
         expect(Math.abs(resetAfter - resetAfterMs)).toBeLessThan(1e-6);
         // A request larger than the bucket can never succeed: redis-cell says -1, we refuse at once.

@@ -98,14 +98,15 @@ describeRedis('redisRateLimiter on a real server', () => {
       expect(limiter.stats).toEqual({ rejected: 2, fallbacks: 0, unavailable: false });
     });
 
-    it('keys: one hash per bucket at prefix + key: the level after the latest grant, its time, and the waiters', async () => {
+    it('keys: one string per bucket at prefix + key (the level after the latest grant and its time), a hash while callers wait', async () => {
       const p = prefix();
       const clock = new TestClock(5_000);
       const client = countingClient(connection.client);
       const limiter = redisRateLimiter({ client, capacity: 4, refillPerSecond: 2, maxWaitMs: 1_000, prefix: p, clock });
       await limiter.tryAcquire('tenant:42', 3);
-      expect(await server.command('TYPE', `${p}tenant:42`)).toBe('hash');
-      expect(await hashOf(server, `${p}tenant:42`)).toEqual({ l: '1', a: '5000' });
+      expect(await server.command('TYPE', `${p}tenant:42`)).toBe('string');
+      expect(await server.command('STRLEN', `${p}tenant:42`)).toBe(16);
+      expect(await server.bucket(`${p}tenant:42`)).toEqual({ l: '1', a: '5000' });
       // 3 tokens at 2 per second: full again 1500 ms from now, plus the grace for a caller's clock.
       expect(Number(await server.command('PTTL', `${p}tenant:42`))).toBeGreaterThan(2_400);
       expect(await server.command('KEYS', `${p}*`)).toEqual([`${p}tenant:42`]);
@@ -114,6 +115,7 @@ describeRedis('redisRateLimiter on a real server', () => {
       await limiter.tryAcquire('tenant:42');
       const waiting = track(limiter.get('tenant:42').execute(() => clock.now()));
       await client.idle();
+      expect(await server.command('TYPE', `${p}tenant:42`)).toBe('hash');
       expect(await hashOf(server, `${p}tenant:42`)).toEqual({ l: '0', a: '5000', h: '0', n: '1', '0': '0 5500' });
       // Full again 4 tokens after that: 7500 ms, 2500 from now.
       expect(Number(await server.command('PTTL', `${p}tenant:42`))).toBeGreaterThan(3_400);
@@ -125,7 +127,9 @@ describeRedis('redisRateLimiter on a real server', () => {
       expect(await limiter.tryAcquire('tenant:42', 0.5)).toBe(false);
       clock.jump(250);
       expect(await limiter.tryAcquire('tenant:42', 0.5)).toBe(true);
-      expect(await hashOf(server, `${p}tenant:42`)).toEqual({ l: '0', a: '5750' });
+      // Every waiter served: a string again.
+      expect(await server.command('TYPE', `${p}tenant:42`)).toBe('string');
+      expect(await server.bucket(`${p}tenant:42`)).toEqual({ l: '0', a: '5750' });
     });
 
     it('a key expires when its bucket is full again (Redis TIME: PEXPIREAT at the full time itself)', async () => {
@@ -134,7 +138,8 @@ describeRedis('redisRateLimiter on a real server', () => {
       const before = await serverNowMs(server);
       expect(await limiter.tryAcquire('k', 4)).toBe(true);
       const after = await serverNowMs(server);
-      const [level, at] = ((await server.command('HMGET', `${p}k`, 'l', 'a')) as string[]).map(Number) as [number, number];
+      const stored = await server.bucket(`${p}k`);
+      const [level, at] = [Number(stored['l']), Number(stored['a'])];
       // Taken at some instant between `before` and `after`, leaving 1 token.
       expect(level).toBe(1);
       expect(at).toBeGreaterThanOrEqual(before);
@@ -188,16 +193,16 @@ describeRedis('redisRateLimiter on a real server', () => {
       const p = prefix();
       const limiter = redisRateLimiter({ client: connection.client, capacity: 1, refillPerSecond: 0.01, prefix: p });
       expect(await limiter.tryAcquire('k')).toBe(true);
-      const value = await server.command('HGETALL', `${p}k`);
+      const value = await server.command('GET', `${p}k`);
       const expiry = await server.command('PEXPIRETIME', `${p}k`);
       await server.command('CONFIG', 'RESETSTAT');
       expect(await limiter.tryAcquire('k')).toBe(false);
       await expect(limiter.get('k').execute(() => 'ran')).rejects.toBeInstanceOf(RateLimitedError);
-      expect(await server.command('HGETALL', `${p}k`)).toEqual(value);
+      expect(await server.command('GET', `${p}k`)).toEqual(value);
       expect(await server.command('PEXPIRETIME', `${p}k`)).toBe(expiry);
       const calls = await server.commandCalls();
       expect(calls['evalsha']).toBe(2);
-      for (const write of ['hset', 'hdel', 'del', 'pexpireat', 'pexpire']) expect(calls[write] ?? 0, write).toBe(0);
+      for (const write of ['set', 'hset', 'hdel', 'del', 'pexpireat', 'pexpire']) expect(calls[write] ?? 0, write).toBe(0);
     });
 
     it('one round trip per decision; after SCRIPT FLUSH (NOSCRIPT) one EVAL reloads it', async () => {

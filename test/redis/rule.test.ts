@@ -1,5 +1,6 @@
 // The Lua copy of the token-bucket rule, run inside a real redis-server, against the TypeScript
-// rule: the cases of test/rate-limit/bucket-rule.test.ts, then random inputs, bit for bit.
+// rule: the cases of test/rate-limit/bucket-rule.test.ts, then random inputs, bit for bit; and
+// the script's common path, where the rule is written out in place, on random buckets.
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -10,7 +11,7 @@ import {
   bucketTokens,
   levelAfterTake,
 } from '../../src/rate-limit/bucket-rule.js';
-import { BUCKET_RULE_LUA } from '../../src/redis/script.js';
+import { BUCKET_RULE_LUA, tokenBucketScript } from '../../src/redis/script.js';
 import { describeRedis, RedisServer } from './server.js';
 
 /** Every function of the rule at one point, as `%.17g` strings (which round-trip a double). */
@@ -166,6 +167,67 @@ describeRedis('the Lua token-bucket rule', () => {
           for (const name of Object.keys(expected) as (keyof Answers)[]) {
             expect(Object.is(actual[name], expected[name]), `${name}: Lua ${actual[name]}, TypeScript ${expected[name]}`).toBe(true);
           }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("the script's common path (nobody waiting) grants, refuses, stores and counts as the rule does, bit for bit", async () => {
+    const SET_BUCKET = "redis.call('SET', KEYS[1], struct.pack('<dd', tonumber(ARGV[1]), tonumber(ARGV[2])))";
+    const GET_BUCKET = `
+      local value = redis.call('GET', KEYS[1])
+      if not value then return {} end
+      local level, at = struct.unpack('<dd', value)
+      return { string.format('%.17g', level), string.format('%.17g', at) }`;
+    const scripts = new Map<string, string>();
+    const rates = fc.constantFrom(1, 3, 7, 0.3, 1 / 3, 1000 / 7, 2.5, 50, 999, 2500, 0.001);
+    const capacities = fc.oneof(fc.integer({ min: 1, max: 100 }), fc.constantFrom(1.5, 2.75, 1e6));
+    const times = fc.oneof(fc.double({ min: 0, max: 1e4, noNaN: true }), fc.double({ min: 1.6e12, max: 1.8e12, noNaN: true }));
+    let run = 0;
+    /** One call of the script on the bucket (level, at) at `now`, against the rule. */
+    async function common(capacity: number, rate: number, level: number, at: number, now: number, n: number): Promise<void> {
+      const perMs = rate / 1000;
+      const key = `common:${run++}`;
+      const id = `${capacity}/${rate}`;
+      if (!scripts.has(id)) scripts.set(id, tokenBucketScript(capacity, rate).lua);
+      await server.command('EVAL', SET_BUCKET, '1', key, String(level), String(at));
+      // A clock of the caller's (ARGV[3]), so that `now` is known here.
+      const reply = await server.command('EVAL', scripts.get(id)!, '1', key, String(n), '0', String(now));
+      const stored = ((await server.command('EVAL', GET_BUCKET, '1', key)) as string[]).map(Number);
+      const t = now < at ? at : now;
+      if (bucketHas(level, at, t, n, perMs)) {
+        const after = levelAfterTake(level, at, t, n, capacity, perMs);
+        expect(reply).toBe(bucketAvailable(after, t, now, capacity, perMs));
+        if (bucketFull(after, t, now, capacity, perMs)) expect(stored).toEqual([]);
+        else expect(stored.length === 2 && Object.is(stored[0], after) && Object.is(stored[1], t), `stored ${stored}`).toBe(true);
+      } else {
+        const retryAfterMs = bucketRetryAfterMs(level, at, n, now, 0, perMs, 1000 / rate);
+        expect(reply).toEqual([0, retryAfterMs, bucketAvailable(level, at, now, capacity, perMs)]);
+        expect(stored.length === 2 && Object.is(stored[0], level) && Object.is(stored[1], at), 'a refusal writes nothing').toBe(true);
+      }
+    }
+    // The rule's own cases: 3 tokens exactly 10 s after draining at 0.3/s (2.9999999999999996
+    // computed: granted within the tolerance); the tolerance n·2^-36 itself; the round-off case;
+    // Date.now() magnitudes.
+    await common(3, 0.3, 0, 0, 10_000, 3);
+    await common(3, 0.3, 0, 0, 9_999, 3);
+    for (const by of [2 ** -37, 2 ** -36, 2 ** -35, 1e-9]) await common(1, 1000, 1 - by, 0, 0, 1);
+    await common(2, 7, 0, 115, 115, 1);
+    await common(2, 7, 0, 115, 257, 1);
+    await common(1, 10, 0, 1.7e12 + 0.25, 1.7e12 + 0.25 + 99, 1);
+    await common(1, 10, 0, 1.7e12 + 0.25, 1.7e12 + 0.25 + 100, 1);
+    await fc.assert(
+      fc.asyncProperty(
+        capacities,
+        rates,
+        fc.double({ min: -1e-9, max: 1, noNaN: true }),
+        times,
+        fc.oneof(fc.constant(0), fc.double({ min: 0, max: 5000, noNaN: true }), fc.integer({ min: 0, max: 5000 })),
+        fc.constantFrom(1, 1, 2, 0.5, 3, 7),
+        async (capacity, rate, fraction, at, elapsed, n) => {
+          fc.pre(n <= capacity);
+          await common(capacity, rate, fraction < 0 ? fraction : fraction * capacity + 0, at, at + elapsed, n);
         },
       ),
       { numRuns: 1000 },

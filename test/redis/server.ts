@@ -9,6 +9,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
 
+/** Reads a bucket's key in either form (see src/redis/script.ts): the string's doubles, or the hash. */
+const BUCKET_OF = `
+local kind = redis.call('TYPE', KEYS[1]).ok
+if kind == 'string' then
+  local level, at = struct.unpack('<dd', redis.call('GET', KEYS[1]))
+  return { 'l', string.format('%.17g', level), 'a', string.format('%.17g', at) }
+elseif kind == 'hash' then
+  return redis.call('HGETALL', KEYS[1])
+end
+return {}
+`;
+
 export const INSTALL_HINT = 'apt-get install -y redis-server';
 
 export const redisServerInstalled: boolean =
@@ -222,6 +234,17 @@ export class RedisServer {
 
   command(...args: string[]): Promise<Reply> {
     return rawCommand(this.port, ...args);
+  }
+
+  /**
+   * A bucket's key as the limiter left it: `{}` for no key, `{ l, a }` (the two doubles of the
+   * string form, as %.17g text) while nobody waits, and the hash's fields while callers wait.
+   */
+  async bucket(key: string): Promise<Record<string, string>> {
+    const flat = (await this.command('EVAL', BUCKET_OF, '1', key)) as string[];
+    const fields: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+    return fields;
   }
 
   /** Calls of each command since the last CONFIG RESETSTAT (INFO commandstats). */
