@@ -64,3 +64,22 @@ describe('bench flags', () => {
     expect(USAGE).toContain('--write-docs');
   });
 });
+
+describe('bench/instructions.mjs flags', () => {
+  const instructions = (...args: string[]) =>
+    spawnSync(process.execPath, ['bench/instructions.mjs', ...args], { cwd: root, encoding: 'utf8', timeout: 20_000 });
+
+  it('without a build, an unknown row or an unknown flag: usage and exit code 2, before any run', () => {
+    for (const [args, problem] of [
+      [[], 'name at least one build'],
+      [['now=dist', '--only', 'pipelin'], 'unknown row pipelin'],
+      [['now=dist', '--fast'], 'unknown argument --fast'],
+      [['now=dist', '--calls', '10'], '--calls must be a whole number'],
+    ] as const) {
+      const run = instructions(...args);
+      expect(run.status, run.stderr).toBe(2);
+      expect(run.stderr).toContain(problem);
+      expect(run.stderr).toContain('usage: node bench/instructions.mjs');
+    }
+  });
+});

@@ -1,0 +1,103 @@
+// Instructions per call, counted by valgrind's callgrind, for several builds side by side: a
+// figure that the load of a shared machine does not move (unlike ns), to compare builds exactly.
+//   node bench/instructions.mjs wave1=/path/to/dist now=dist [--only pipeline,timeout] [--calls 1000000]
+// Each row runs twice under callgrind (1 000 calls, then 1 000 + N) with `--single-threaded`,
+// so that no background compiler thread makes the count vary; the difference ÷ N is the cost of
+// one call, startup and warm-up excluded. 100 calls in flight, fn resolves at once, as in the
+// throughput suite. Δ is the row minus the bare `await fn()` row of the same build. Needs
+// valgrind (`apt-get install -y valgrind`); a row takes about a minute.
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The rows: one policy each, built the way bench/lib/breakwater.mjs builds them. */
+const ROWS = {
+  bare: () => undefined,
+  timeout: (bw) => bw.timeout(10_000),
+  retry: (bw) => bw.retry({ maxRetries: 3 }),
+  breaker: (bw) => bw.circuitBreaker({ halfOpenAfterMs: 60_000 }),
+  bulkhead: (bw) => bw.bulkhead({ maxConcurrent: 1_000 }),
+  rateLimiter: (bw) => bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9 }),
+  fallback: (bw) => bw.fallback(0),
+  // Pinned at 1000 like the bulkhead's 1000 slots: the difference is timing each call and the estimator.
+  adaptive: (bw) =>
+    bw.adaptiveConcurrency({ limit: bw.windowedLimit(bw.gradient2Limit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 })) }),
+  pipeline: (bw) =>
+    bw.pipeline(bw.retry({ maxRetries: 3 }), bw.circuitBreaker({ halfOpenAfterMs: 60_000 }), bw.bulkhead({ maxConcurrent: 1_000 }), bw.timeout(10_000)),
+};
+
+const self = fileURLToPath(import.meta.url);
+
+if (process.argv[2] === '--child') {
+  // One measured run: `--child <dist> <row> <calls>`.
+  const [, , , dist, row, callsText] = process.argv;
+  const bw = await import(pathToFileURL(resolve(dist, 'index.js')).href);
+  const policy = ROWS[row](bw);
+  const fn = async () => 1;
+  const call = policy === undefined ? fn : () => policy.execute(fn);
+  const calls = Number(callsText);
+  for (let done = 0; done < calls; done += 100) {
+    const batch = [];
+    for (let i = 0; i < 100; i++) batch.push(call());
+    await Promise.all(batch);
+  }
+} else {
+  await main(process.argv.slice(2));
+}
+
+async function main(args) {
+  const builds = [];
+  let only = Object.keys(ROWS).filter((row) => row !== 'bare');
+  let calls = 1_000_000;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--only') only = args[++i].split(',');
+    else if (arg === '--calls') calls = Number(args[++i]);
+    else if (arg.includes('=')) {
+      const [name, dist] = arg.split('=');
+      builds.push({ name, dist: resolve(dist) });
+    } else usage(`unknown argument ${arg}`);
+  }
+  if (builds.length === 0) usage('name at least one build: name=path/to/dist');
+  for (const row of only) if (!(row in ROWS)) usage(`unknown row ${row}; rows: ${Object.keys(ROWS).join(', ')}`);
+  if (!(Number.isInteger(calls) && calls >= 1_000)) usage('--calls must be a whole number ≥ 1000');
+
+  const perCall = {};
+  for (const build of builds) {
+    perCall[build.name] = {};
+    for (const row of ['bare', ...only]) {
+      const cost = (count(build.dist, row, 1_000 + calls) - count(build.dist, row, 1_000)) / calls;
+      perCall[build.name][row] = cost;
+      process.stderr.write(`  ${build.name} ${row}: ${Math.round(cost)} instructions/call\n`);
+    }
+  }
+  const [reference, ...others] = builds;
+  const delta = (build, row) => perCall[build.name][row] - perCall[build.name].bare;
+  const header = ['row', ...builds.map((b) => `${b.name} Δ`), ...others.map((b) => `${b.name} ÷ ${reference.name}`)];
+  console.log(`Instructions per call (callgrind), Δ over the bare \`await fn()\` of the same build (${builds.map((b) => `${b.name} ${Math.round(perCall[b.name].bare)}`).join(', ')}).`);
+  console.log(`| ${header.join(' | ')} |`);
+  console.log(`| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
+  for (const row of only) {
+    const cells = builds.map((b) => String(Math.round(delta(b, row))));
+    const ratios = others.map((b) => (delta(b, row) / delta(reference, row)).toFixed(2));
+    console.log(`| ${row} | ${[...cells, ...ratios].join(' | ')} |`);
+  }
+}
+
+/** Instructions of one run of the child under callgrind. */
+function count(dist, row, calls) {
+  const run = spawnSync(
+    'valgrind',
+    ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', self, '--child', dist, row, String(calls)],
+    { encoding: 'utf8' },
+  );
+  if (run.error !== undefined) usage(`cannot run valgrind (${run.error.message}); install it with apt-get install -y valgrind`);
+  const match = /Collected : (\d+)/.exec(run.stderr);
+  if (run.status !== 0 || match === null) throw new Error(`callgrind run failed (${dist} ${row}):\n${run.stderr.slice(-2000)}`);
+  return Number(match[1]);
+}
+
+function usage(problem) {
+  process.stderr.write(`bench/instructions: ${problem}\nusage: node bench/instructions.mjs name=path/to/dist [name=…] [--only ${Object.keys(ROWS).filter((r) => r !== 'bare').join(',')}] [--calls N]\n`);
+  process.exit(2);
+}
