@@ -27,11 +27,15 @@ const ROWS = {
 };
 
 const self = fileURLToPath(import.meta.url);
+/** The child's exit code for a row the build does not have. */
+const MISSING = 3;
 
 if (process.argv[2] === '--child') {
   // One measured run: `--child <dist> <row> <calls>`.
   const [, , , dist, row, callsText] = process.argv;
   const bw = await import(pathToFileURL(resolve(dist, 'index.js')).href);
+  // A build older than the policy (wave 1 has no adaptiveConcurrency): a row it cannot run.
+  if (row === 'adaptive' && typeof bw.adaptiveConcurrency !== 'function') process.exit(MISSING);
   const policy = ROWS[row](bw);
   const fn = async () => 1;
   const call = policy === undefined ? fn : () => policy.execute(fn);
@@ -66,9 +70,10 @@ async function main(args) {
   for (const build of builds) {
     perCall[build.name] = {};
     for (const row of ['bare', ...only]) {
-      const cost = (count(build.dist, row, 1_000 + calls) - count(build.dist, row, 1_000)) / calls;
+      const long = count(build.dist, row, 1_000 + calls);
+      const cost = long === undefined ? Number.NaN : (long - count(build.dist, row, 1_000)) / calls;
       perCall[build.name][row] = cost;
-      process.stderr.write(`  ${build.name} ${row}: ${Math.round(cost)} instructions/call\n`);
+      process.stderr.write(`  ${build.name} ${row}: ${Number.isNaN(cost) ? 'not in this build' : `${Math.round(cost)} instructions/call`}\n`);
     }
   }
   const [reference, ...others] = builds;
@@ -78,13 +83,14 @@ async function main(args) {
   console.log(`| ${header.join(' | ')} |`);
   console.log(`| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`);
   for (const row of only) {
-    const cells = builds.map((b) => String(Math.round(delta(b, row))));
-    const ratios = others.map((b) => (delta(b, row) / delta(reference, row)).toFixed(2));
+    const shown = (x, digits) => (Number.isNaN(x) ? '—' : x.toFixed(digits));
+    const cells = builds.map((b) => shown(delta(b, row), 0));
+    const ratios = others.map((b) => shown(delta(b, row) / delta(reference, row), 2));
     console.log(`| ${row} | ${[...cells, ...ratios].join(' | ')} |`);
   }
 }
 
-/** Instructions of one run of the child under callgrind. */
+/** Instructions of one run of the child under callgrind; undefined when the build lacks the row. */
 function count(dist, row, calls) {
   const run = spawnSync(
     'valgrind',
@@ -92,6 +98,7 @@ function count(dist, row, calls) {
     { encoding: 'utf8' },
   );
   if (run.error !== undefined) usage(`cannot run valgrind (${run.error.message}); install it with apt-get install -y valgrind`);
+  if (run.status === MISSING) return undefined;
   const match = /Collected : (\d+)/.exec(run.stderr);
   if (run.status !== 0 || match === null) throw new Error(`callgrind run failed (${dist} ${row}):\n${run.stderr.slice(-2000)}`);
   return Number(match[1]);
