@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { measure } from './lib/harness.mjs';
+import { POLICY_ROWS } from './lib/policy-rows.mjs';
 import { workloads } from './lib/workloads.mjs';
 
 if (typeof globalThis.gc !== 'function') {
@@ -45,57 +46,11 @@ for (const build of builds) {
   build.bw = await import(pathToFileURL(entry).href);
 }
 
-/** The per-policy rows, as bench/lib/breakwater.mjs builds them. */
-const policies = [
-  ['timeout', 'timeout(10 s)', (bw) => bw.timeout(10_000)],
-  ['retry', 'retry (maxRetries 3)', (bw) => bw.retry({ maxRetries: 3 })],
-  ['breaker', 'circuitBreaker (closed)', (bw) => bw.circuitBreaker({ halfOpenAfterMs: 60_000 })],
-  ['bulkhead', 'bulkhead (maxConcurrent 1000)', (bw) => bw.bulkhead({ maxConcurrent: 1_000 })],
-  ['rateLimiter', 'rateLimiter (never rejects)', (bw) => bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9 })],
-  ['fallback', 'fallback (no failure)', (bw) => bw.fallback(0)],
-  // Every estimator pinned at 1000, like the bulkhead's 1000 slots: no call ever waits, and
-  // the rows differ from the bulkhead by what it costs to time each call and feed the estimator.
-  [
-    'adaptive',
-    'adaptiveConcurrency (windowed Gradient2, the default, pinned at 1000)',
-    (bw) =>
-      bw.adaptiveConcurrency({
-        limit: bw.windowedLimit(bw.gradient2Limit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 })),
-      }),
-  ],
-  [
-    'adaptiveGradient2',
-    'adaptiveConcurrency (Gradient2 per call, pinned at 1000)',
-    (bw) => bw.adaptiveConcurrency({ limit: bw.gradient2Limit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 }) }),
-  ],
-  [
-    'adaptiveVegas',
-    'adaptiveConcurrency (Vegas per call, pinned at 1000)',
-    (bw) => bw.adaptiveConcurrency({ limit: bw.vegasLimit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 }) }),
-  ],
-  [
-    'adaptiveAimd',
-    'adaptiveConcurrency (AIMD per call, pinned at 1000)',
-    (bw) => bw.adaptiveConcurrency({ limit: bw.aimdLimit({ initialLimit: 1_000, minLimit: 1_000, maxLimit: 1_000 }) }),
-  ],
-  [
-    'pipeline',
-    'pipeline(retry, breaker, bulkhead, timeout)',
-    (bw) =>
-      bw.pipeline(
-        bw.retry({ maxRetries: 3 }),
-        bw.circuitBreaker({ halfOpenAfterMs: 60_000 }),
-        bw.bulkhead({ maxConcurrent: 1_000 }),
-        bw.timeout(10_000),
-      ),
-  ],
-];
-
 const rows = [];
-for (const [id, label] of policies) {
+for (const [id, label] of POLICY_ROWS) {
   if (only !== undefined && !only.includes(id)) continue;
   for (const build of builds) {
-    const make = policies.find((p) => p[0] === id)[2];
+    const make = POLICY_ROWS.find((p) => p[0] === id)[2];
     let unavailable;
     try {
       make(build.bw);
@@ -128,7 +83,7 @@ const table = (workload, byId, key, what) => {
   const head = ['policy', ...builds.map((b) => `${b.name} Δ ${what}`)];
   for (const b of builds.slice(1)) head.push(`${b.name}/${ref}`);
   lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`);
-  for (const [id, label] of policies) {
+  for (const [id, label] of POLICY_ROWS) {
     if (only !== undefined && !only.includes(id)) continue;
     const cells = [label];
     const deltas = builds.map((b) => byId.get(`${b.name}.${id}`)?.[key]);
@@ -153,12 +108,12 @@ for (const workload of selected) {
   table(workload, byId, 'deltaNs', 'ns wall');
   table(workload, byId, 'deltaCpuNs', 'ns CPU');
   // Each adaptive row against the bulkhead of the same build, measured in the same rounds.
-  const adaptiveIds = policies.map((p) => p[0]).filter((id) => id.startsWith('adaptive') && (only === undefined || only.includes(id)));
+  const adaptiveIds = POLICY_ROWS.map((p) => p[0]).filter((id) => id.startsWith('adaptive') && (only === undefined || only.includes(id)));
   if (adaptiveIds.length > 0 && (only === undefined || only.includes('bulkhead'))) {
     const head = ['Δ ÷ bulkhead Δ (wall / CPU)', ...builds.map((b) => b.name)];
     lines.push(`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`);
     for (const id of adaptiveIds) {
-      const cells = [policies.find((p) => p[0] === id)[1]];
+      const cells = [POLICY_ROWS.find((p) => p[0] === id)[1]];
       for (const b of builds) {
         const row = byId.get(`${b.name}.${id}`);
         const bulk = byId.get(`${b.name}.bulkhead`);

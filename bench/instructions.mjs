@@ -9,22 +9,10 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { POLICY_ROWS } from './lib/policy-rows.mjs';
 
-/** The rows: one policy each, built the way bench/lib/breakwater.mjs builds them. */
-const ROWS = {
-  bare: () => undefined,
-  timeout: (bw) => bw.timeout(10_000),
-  retry: (bw) => bw.retry({ maxRetries: 3 }),
-  breaker: (bw) => bw.circuitBreaker({ halfOpenAfterMs: 60_000 }),
-  bulkhead: (bw) => bw.bulkhead({ maxConcurrent: 1_000 }),
-  rateLimiter: (bw) => bw.rateLimiter({ capacity: 1e9, refillPerSecond: 1e9 }),
-  fallback: (bw) => bw.fallback(0),
-  // Pinned at 1000 like the bulkhead's 1000 slots: the difference is timing each call and the estimator.
-  adaptive: (bw) =>
-    bw.adaptiveConcurrency({ limit: bw.windowedLimit(bw.gradient2Limit({ initialLimit: 1_000, minLimit: 1_000, maxConcurrency: 1_000 })) }),
-  pipeline: (bw) =>
-    bw.pipeline(bw.retry({ maxRetries: 3 }), bw.circuitBreaker({ halfOpenAfterMs: 60_000 }), bw.bulkhead({ maxConcurrent: 1_000 }), bw.timeout(10_000)),
-};
+/** The rows: the bare `await fn()`, then the per-policy rows of bench/compare.mjs. */
+const ROWS = { bare: () => undefined, ...Object.fromEntries(POLICY_ROWS.map(([id, , make]) => [id, make])) };
 
 const self = fileURLToPath(import.meta.url);
 /** The child's exit code for a row the build does not have. */
@@ -34,9 +22,14 @@ if (process.argv[2] === '--child') {
   // One measured run: `--child <dist> <row> <calls>`.
   const [, , , dist, row, callsText] = process.argv;
   const bw = await import(pathToFileURL(resolve(dist, 'index.js')).href);
-  // A build older than the policy (wave 1 has no adaptiveConcurrency): a row it cannot run.
-  if (row === 'adaptive' && typeof bw.adaptiveConcurrency !== 'function') process.exit(MISSING);
-  const policy = ROWS[row](bw);
+  let policy;
+  try {
+    policy = ROWS[row](bw);
+  } catch (error) {
+    // A build older than the policy (wave 1 has no adaptiveConcurrency): a row it cannot run.
+    process.stderr.write(`${row}: ${error?.message ?? error}\n`);
+    process.exit(MISSING);
+  }
   const fn = async () => 1;
   const call = policy === undefined ? fn : () => policy.execute(fn);
   const calls = Number(callsText);

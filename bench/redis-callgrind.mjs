@@ -13,11 +13,11 @@
 // count is of the working tree, not of dist/.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { transform } from 'esbuild';
 import { Redis } from 'ioredis';
+import { freePort } from './lib/free-port.mjs';
 
 function option(name, fallback) {
   const at = process.argv.indexOf(`--${name}`);
@@ -58,17 +58,6 @@ const SCRIPTS = {
   'breakwater-client-clock': { lua: bw, args: () => ['1', '0', String((clientNow += 0.37))] },
   'breakwater-refusals': { lua: bwRefusing, args: BW_ARGS, refusals: true },
 };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function count(name, { lua, args, refusals = false }) {
   const port = await freePort();

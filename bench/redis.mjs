@@ -16,13 +16,13 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { redisRateLimiter } from '../dist/redis.js';
 import { environment } from './lib/env.mjs';
+import { freePort } from './lib/free-port.mjs';
 import { writeRedisDocs } from './lib/redis-report.mjs';
 import { median } from './lib/stats.mjs';
 
@@ -40,17 +40,6 @@ const KEYS = 64;
 
 // ---------------------------------------------------------------------------------------------
 // The server
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer() {
   const port = await freePort();
