@@ -109,11 +109,6 @@ export const CALL_EVENTS = eventNames<CallEvents>({ success: true, failure: true
 export const SUCCESS_CHANNEL = CHANNELS['success']!;
 export const FAILURE_CHANNEL = CHANNELS['failure']!;
 
-/** The channel of `event`, for a policy to keep at hand: see `EventHub.wantsOn`. */
-export function channelOf(event: string): diagnosticsChannel.Channel {
-  return channelFor(event);
-}
-
 type EventMap = object;
 type ListenerTable<M> = { [K in keyof M]?: Listener<M[K]>[] };
 
@@ -130,7 +125,8 @@ export function checkEventName(policy: string, event: unknown, own: readonly str
   throw new TypeError(`breakwater: ${policy} has no event ${describeValue(event)}${hint}; its events are ${quoteNames(own, 'and')}`);
 }
 
-function channelFor(event: string): diagnosticsChannel.Channel {
+/** The channel of `event`; a policy keeps the ones it asks about on every call (see `EventHub.wantsOn`). */
+export function channelFor(event: string): diagnosticsChannel.Channel {
   // An event emitted without being declared (a hub used outside a policy) gets its channel now.
   return CHANNELS[event] ?? declareChannel(event);
 }
@@ -152,8 +148,7 @@ export class EventHub<M extends EventMap> {
 
   /** True when emitting `event` would reach someone; call before building the payload. */
   wants<K extends keyof M & string>(event: K): boolean {
-    if (this.count !== 0 && this.listeners[event] !== undefined) return true;
-    return this.publishes && channelFor(event).hasSubscribers;
+    return this.wantsOn(event, channelFor(event));
   }
 
   /**

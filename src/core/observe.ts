@@ -1,5 +1,5 @@
 import type { Clock } from './clock.js';
-import { EventHub, FAILURE_CHANNEL, SUCCESS_CHANNEL, channelOf, type FailureEvent, type RejectedEvent, type RejectionReason, type SuccessEvent, type TimeoutEvent } from './events.js';
+import { EventHub, FAILURE_CHANNEL, SUCCESS_CHANNEL, channelFor, type FailureEvent, type RejectedEvent, type RejectionReason, type SuccessEvent, type TimeoutEvent } from './events.js';
 
 // The observation shell every policy reports through: it times a call only when someone
 // listens, emits the outcome events, and reads no clock and builds no event object otherwise.
@@ -17,8 +17,8 @@ export type StartTime = number | undefined;
 /** A clock reading not taken yet: the shell reads the clock itself if it needs one. */
 const UNREAD = Number.NaN;
 
-const TIMEOUT_CHANNEL = channelOf('timeout');
-const REJECTED_CHANNEL = channelOf('rejected');
+const TIMEOUT_CHANNEL = channelFor('timeout');
+const REJECTED_CHANNEL = channelFor('rejected');
 
 /** The events the shell emits; a policy's events type has the ones it uses. */
 interface ObservedEvents {
@@ -96,8 +96,8 @@ export class Observer<E extends object> extends EventHub<E> {
 
   /** The policy's own deadline passed: `timeout`, with the deadline and the time since `startedAt`. */
   timedOut(startedAt: number, timeoutMs: number, endedAt: number = UNREAD): void {
+    if (!this.wantsTimeout()) return;
     const hub = this as unknown as EventHub<ObservedEvents>;
-    if (!hub.wantsOn('timeout', TIMEOUT_CHANNEL)) return;
     const durationMs = (endedAt === endedAt ? endedAt : this.clock.now()) - startedAt;
     hub.emit('timeout', { timeoutMs, durationMs });
   }
