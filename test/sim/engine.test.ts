@@ -131,14 +131,18 @@ describe('SimulationEngine', () => {
 
 describe('TimerHeap', () => {
   it('pops in (time, seq) order under random pushes, pops and removals', () => {
-    type Op = { kind: 'push'; time: number } | { kind: 'pop' } | { kind: 'remove'; pick: number };
+    // A reschedule is the engine's: the timer's pending entry is cancelled, then the same
+    // object is pushed again with a new time and seq (its old entry stays behind, stale).
+    type Op = { kind: 'push'; time: number } | { kind: 'pop' } | { kind: 'remove'; pick: number } | { kind: 'reschedule'; pick: number; time: number };
     const op: fc.Arbitrary<Op> = fc.oneof(
-      fc.record({ kind: fc.constant('push' as const), time: fc.integer({ min: 0, max: 50 }) }),
-      fc.record({ kind: fc.constant('pop' as const) }),
-      fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }),
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('push' as const), time: fc.integer({ min: 0, max: 50 }) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('pop' as const) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('remove' as const), pick: fc.nat() }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('reschedule' as const), pick: fc.nat(), time: fc.integer({ min: 0, max: 50 }) }) },
     );
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+      // Up to 1,500 operations: the heap grows past its first 256 entries and compacts.
+      fc.property(fc.array(op, { maxLength: 1_500 }), (ops) => {
         const heap = new TimerHeap();
         const model: Timer[] = [];
         let seq = 0;
@@ -153,10 +157,16 @@ describe('TimerHeap', () => {
           } else if (o.kind === 'pop') {
             model.sort(order);
             expect(heap.pop()).toBe(model.shift());
-          } else if (model.length > 0) {
+          } else if (o.kind === 'remove' && model.length > 0) {
             const victim = model.splice(o.pick % model.length, 1)[0]!;
             expect(heap.remove(victim)).toBe(true);
             expect(heap.remove(victim)).toBe(false);
+          } else if (o.kind === 'reschedule' && model.length > 0) {
+            const moved = model[o.pick % model.length]!;
+            expect(heap.remove(moved)).toBe(true);
+            moved.time = o.time;
+            moved.seq = seq++;
+            heap.push(moved);
           }
           expect(heap.size).toBe(model.length);
         }
