@@ -110,7 +110,6 @@ export const SUCCESS_CHANNEL = CHANNELS['success']!;
 export const FAILURE_CHANNEL = CHANNELS['failure']!;
 
 type EventMap = object;
-type ListenerTable<M> = { [K in keyof M]?: Listener<M[K]>[] };
 
 /**
  * A misspelled event name would subscribe to nothing, silently: refuse it. Every event name a
@@ -132,9 +131,14 @@ export function channelFor(event: string): diagnosticsChannel.Channel {
 }
 
 export class EventHub<M extends EventMap> {
-  private readonly listeners: ListenerTable<M> = {};
+  // A Map, not an object keyed by event name: each hub's object took its own shape (and a
+  // `delete` turned it into a dictionary), so the lookup on every call went megamorphic
+  // (a stub-cache probe of ~140 instructions) as soon as any listener was attached.
+  private readonly listeners = new Map<string, Array<Listener<never>>>();
   /** Number of local listeners over all events; lets `wants` skip the table when 0. */
   private count = 0;
+  /** Number of them on `success` or `failure`: `wantsOutcome` runs on every call. */
+  private outcomeCount = 0;
 
   /**
    * `publishes`: false for a hub whose events only its own listeners see (an anonymous
@@ -152,11 +156,11 @@ export class EventHub<M extends EventMap> {
   }
 
   /**
-   * `wants(event)` with the event's channel already at hand (`channelOf`): the lookup by name is
+   * `wants(event)` with the event's channel already at hand (`channelFor`): the lookup by name is
    * a hash probe on every call, and a site that asks with several names goes megamorphic.
    */
   wantsOn<K extends keyof M & string>(event: K, channel: diagnosticsChannel.Channel): boolean {
-    if (this.count !== 0 && this.listeners[event] !== undefined) return true;
+    if (this.count !== 0 && this.listeners.has(event)) return true;
     return this.publishes && channel.hasSubscribers;
   }
 
@@ -165,10 +169,7 @@ export class EventHub<M extends EventMap> {
    * (should it time the call?), answered without a keyed lookup.
    */
   wantsOutcome(): boolean {
-    if (this.count !== 0) {
-      const listeners = this.listeners as ListenerTable<CallEvents>;
-      if (listeners.success !== undefined || listeners.failure !== undefined) return true;
-    }
+    if (this.outcomeCount !== 0) return true;
     return this.publishes && (SUCCESS_CHANNEL.hasSubscribers || FAILURE_CHANNEL.hasSubscribers);
   }
 
@@ -181,26 +182,30 @@ export class EventHub<M extends EventMap> {
     if (typeof listener !== 'function') {
       throw new TypeError(`breakwater: listener for "${event}" must be a function, received ${typeof listener}`);
     }
-    const existing = this.listeners[event];
+    const existing = this.listeners.get(event);
+    const added = listener as Listener<never>;
     // Copy-on-write: an emit in progress keeps iterating the array it started with.
-    this.listeners[event] = existing === undefined ? [listener] : [...existing, listener];
+    this.listeners.set(event, existing === undefined ? [added] : [...existing, added]);
     this.count++;
+    const outcome = event === 'success' || event === 'failure';
+    if (outcome) this.outcomeCount++;
     let attached = true;
     return () => {
       if (!attached) return;
       attached = false;
-      const current = this.listeners[event];
+      const current = this.listeners.get(event);
       if (current === undefined) return;
-      const index = current.indexOf(listener);
+      const index = current.indexOf(added);
       if (index === -1) return;
       this.count--;
-      if (current.length === 1) delete this.listeners[event];
-      else this.listeners[event] = current.filter((_, i) => i !== index);
+      if (outcome) this.outcomeCount--;
+      if (current.length === 1) this.listeners.delete(event);
+      else this.listeners.set(event, current.filter((_, i) => i !== index));
     };
   }
 
   emit<K extends keyof M & string>(event: K, payload: M[K]): void {
-    const list = this.listeners[event];
+    const list = this.count === 0 ? undefined : (this.listeners.get(event) as Array<Listener<M[K]>> | undefined);
     if (list !== undefined) {
       for (const listener of list) {
         try {

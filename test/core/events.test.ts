@@ -33,6 +33,23 @@ describe('EventHub', () => {
     expect(hub.wants('success')).toBe(false);
   });
 
+  it('wants an outcome only while a success or failure listener is attached', () => {
+    const hub = new EventHub<Events & { retry: { attempt: number } }>(() => 'p');
+    const offRetry = hub.on('retry', () => {});
+    expect(hub.wantsOutcome()).toBe(false);
+    const offFailure = hub.on('failure', () => {});
+    const offSuccess = hub.on('success', () => {});
+    expect(hub.wantsOutcome()).toBe(true);
+    offFailure();
+    offFailure();
+    expect(hub.wantsOutcome()).toBe(true);
+    offSuccess();
+    expect(hub.wantsOutcome()).toBe(false);
+    expect(hub.wants('retry')).toBe(true);
+    offRetry();
+    expect(hub.wants('retry')).toBe(false);
+  });
+
   it('a listener removed during an emit does not disturb that emit', () => {
     const hub = new EventHub<Events>(() => 'p');
     const seen: string[] = [];
