@@ -9,14 +9,14 @@
 // Each script runs on a server of its own: `--calls` EVALSHA one after another, every one a
 // grant (breakwater-refusals: a refusal after the first grant of each key), round-robin over
 // 64 keys that stay live. Needs valgrind and redis-server on PATH.
-// The breakwater script is read from src/redis/script.ts (compiled with esbuild), so the
-// count is of the working tree, not of dist/.
+// The breakwater script is read from src/redis/script.ts (its types erased by TypeScript's
+// transpileModule), so the count is of the working tree, not of dist/.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { transform } from 'esbuild';
 import { Redis } from 'ioredis';
+import ts from 'typescript';
 import { freePort } from './lib/free-port.mjs';
 
 function option(name, fallback) {
@@ -28,7 +28,7 @@ const KEYS = 64;
 
 async function breakwaterScript(capacity, refillPerSecond) {
   const source = readFileSync(new URL('../src/redis/script.ts', import.meta.url), 'utf8');
-  const { code } = await transform(source, { loader: 'ts', format: 'esm' });
+  const code = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
   const module = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
   return module.tokenBucketScript(capacity, refillPerSecond).lua;
 }
