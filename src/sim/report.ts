@@ -1,6 +1,6 @@
 import type { Distribution } from './distribution.js';
 import { LevelSeries } from './level.js';
-import { select } from './select.js';
+import { select, selectAbove } from './select.js';
 import type { ResolvedScenario } from './scenario.js';
 
 /** How a request ended, from its caller's point of view. */
@@ -122,10 +122,16 @@ function ratio(value: number): number {
   return Math.round(value * 10_000) / 10_000;
 }
 
-/** Nearest-rank percentile (p in 0..1) of `values[0..count)`, which it reorders. */
-function percentile(values: Float64Array, count: number, p: number): number {
-  const rank = Math.ceil(p * count);
-  return select(values, count, Math.min(count, Math.max(1, rank)) - 1);
+/** The 0-based index of the nearest-rank percentile p (0..1) of `count` values. */
+function rankIndex(count: number, p: number): number {
+  return Math.min(count, Math.max(1, Math.ceil(p * count))) - 1;
+}
+
+/** Nearest-rank p50 and p99 of `values[0..count)` (count ≥ 1), which it reorders. */
+function medianAndP99(values: Float64Array, count: number): [number, number] {
+  const k50 = rankIndex(count, 0.5);
+  const p50 = select(values, count, k50);
+  return [p50, selectAbove(values, count, k50, rankIndex(count, 0.99))];
 }
 
 /**
@@ -356,6 +362,7 @@ export class Recorder {
     },
   ): SimulationCounts {
     const finished = tally.finished;
+    const [p50, p99] = finished === 0 ? [null, null] : medianAndP99(latencies, finished);
     return {
       sent,
       succeeded: tally.succeeded,
@@ -364,8 +371,8 @@ export class Recorder {
       shed: tally.shed,
       unfinished: tally.unfinished,
       goodput: tally.goodput,
-      p50Ms: finished === 0 ? null : ms(percentile(latencies, finished, 0.5)),
-      p99Ms: finished === 0 ? null : ms(percentile(latencies, finished, 0.99)),
+      p50Ms: p50 === null ? null : ms(p50),
+      p99Ms: p99 === null ? null : ms(p99),
       maxMs: finished === 0 ? null : ms(tally.maxMs),
       meanMs: finished === 0 ? null : ms(tally.totalMs / finished),
       attempts: sent + timed.callerRetries,

@@ -13,6 +13,15 @@ export function select(values: Float64Array, count: number, k: number): number {
   return selectIn(values, 0, count - 1, k);
 }
 
+/**
+ * `select(values, count, k)` right after `select(values, count, below)` with `below <= k`: that
+ * selection left every value above index `below` no smaller than the one at it, so the k-th
+ * smallest is among them and only `values[below..count)` is searched (p99 after p50: half).
+ */
+export function selectAbove(values: Float64Array, count: number, below: number, k: number): number {
+  return selectIn(values, below, count - 1, k);
+}
+
 /** Ranges above this size take their pivot from a sample (Floyd–Rivest's own cut-off). */
 const SAMPLED = 600;
 
