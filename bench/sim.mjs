@@ -1,15 +1,17 @@
 // How fast the simulator runs: simulated calls per second of wall time through a four-policy
-// pipeline, the wall time of a 60 s × 1,000 rps scenario, and where the time goes (the
-// engine's per-event hop, the model's bookkeeping, the policies themselves).
+// pipeline, the wall time of a 60 s × 1,000 rps scenario, where the time goes (the engine's
+// per-event hop, the model's bookkeeping, the policies themselves), and a whole
+// `breakwater tune` sweep on one worker and on every core.
 //
 //   npm run build && node bench/sim.mjs [--quick] [--json] [--baseline <other dist/>]
 //
 // With --baseline, another build (a copy of an earlier dist/) runs the same scenarios in the
 // same process, its runs alternating with this build's: on a shared machine both see the same
 // interference, so the two columns compare fairly even when the absolute figures wander.
-import { existsSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const usage = 'usage: node bench/sim.mjs [--quick] [--json] [--baseline <dist directory>]';
@@ -187,6 +189,43 @@ async function pipelineAlone(calls) {
 
 const round = (value) => Math.round(value * 10) / 10;
 
+/**
+ * What a user's sweep gets: `breakwater tune` (the CLI of this build, in a child process) over
+ * `configurations` variants of the throughput scenario (bulkhead sizes), with `workers` worker
+ * threads; charts and summary included. Calls per wall second over the whole command.
+ */
+function sweep(workers, configurations) {
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-sim-bench-'));
+  try {
+    const scenario = join(dir, 'throughput.mjs');
+    const index = new URL('../dist/index.js', import.meta.url).href;
+    writeFileSync(
+      scenario,
+      `import * as bw from ${JSON.stringify(index)};\n` +
+        `export default ({ maxConcurrent = 400 }) => ({\n` +
+        `  durationMs: ${quick ? 20_000 : 60_000}, load: { rps: 20_000, instances: 4 },\n` +
+        `  downstream: { servers: 2_000, latencyMs: { lognormal: { p50Ms: 5, p99Ms: 20 } } },\n` +
+        `  policy: ({ clock, random }) => bw.pipeline(bw.retry({ maxRetries: 2, clock, random }),\n` +
+        `    bw.circuitBreaker({ halfOpenAfterMs: 5_000, failureRatio: 0.5, windowCalls: 100, minimumThroughput: 50, clock }),\n` +
+        `    bw.bulkhead({ maxConcurrent, maxQueue: 100, clock }), bw.timeout(250, { clock })),\n` +
+        `});\n`,
+    );
+    const sizes = Array.from({ length: configurations }, (_, i) => 400 + i);
+    const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+    const started = performance.now();
+    const run = spawnSync(process.execPath, [cli, 'tune', scenario, '--grid', `maxConcurrent=${sizes.join(',')}`, '--workers', String(workers), '--json', '--out', join(dir, 'out')], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    const wallMs = performance.now() - started;
+    if (run.status !== 0) throw new Error(`bench/sim.mjs: breakwater tune failed (${run.status}): ${run.stderr}`);
+    const calls = JSON.parse(run.stdout).results.reduce((sum, r) => sum + r.totals.downstreamCalls, 0);
+    return { workers, configurations, calls, wallMs: round(wallMs), callsPerWallSecond: Math.round(calls / (wallMs / 1000)) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const cascadeCold = await cold(cascadeWith(fourPolicies));
 // Warm the JIT on a short run first, as a sweep's later configurations are.
 for (const build of builds) await build.simulate({ ...throughput(fourPoliciesOf(build.bw)), durationMs: 5_000 });
@@ -207,6 +246,8 @@ const results = {
   hopFloorNsPerEvent: round(await hopFloor(2_000_000)),
   immediateNsPerEvent: round(await immediateFloor(500_000)),
   pipelineAloneNsPerCall: round(await pipelineAlone(quick ? 200_000 : 1_000_000)),
+  // Four configurations per worker, so that start-up and the last straggler weigh little.
+  sweeps: [sweep(1, 4), sweep(availableParallelism(), 4 * availableParallelism())],
 };
 
 if (args.has('--json')) {
@@ -235,4 +276,12 @@ if (args.has('--json')) {
   console.log(`  the model without policies (hops included):               ${results.noPolicy.nsPerCall} ns (CPU ${results.noPolicy.cpuNsPerCall})`);
   console.log(`  the four policies on top of it:                            ${results.fourPolicies.nsPerCall - results.noPolicy.nsPerCall} ns (CPU ${results.fourPolicies.cpuNsPerCall - results.noPolicy.cpuNsPerCall})`);
   console.log(`  (the same pipeline outside the simulator:                  ${results.pipelineAloneNsPerCall} ns)`);
+  console.log('');
+  console.log('a sweep as a user runs it (`breakwater tune`, the 4-policy scenario, charts included):');
+  for (const r of results.sweeps) {
+    console.log(
+      `  ${r.workers} worker${r.workers === 1 ? ' ' : 's'}, ${r.configurations} configurations: ${r.calls.toLocaleString('en-US')} simulated calls in ${r.wallMs} ms wall, ` +
+        `${r.callsPerWallSecond.toLocaleString('en-US')} calls per wall second`,
+    );
+  }
 }
