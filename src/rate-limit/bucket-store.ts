@@ -53,8 +53,8 @@ export class BucketStore implements RateLimitStore {
     const buckets = this.table.buckets;
     const t = buckets.sync();
     const slot = this.table.claim(key, t);
-    // A call (not `tryAcquire`) with a bucket to ask, granted at once: kept this small so that
-    // the compiler inlines it, and the bucket's grant path, into the policy's call.
+    // A call (not `tryAcquire`) with a bucket to ask: kept this small so that the compiler inlines
+    // the bucket's grant path (`request`) here instead of leaving it a call of its own.
     if (slot >= 0 && scope !== undefined) {
       const decision = buckets.request(slot, tokens, scope, t, key);
       if (decision === null) return GRANTED;

@@ -249,9 +249,9 @@ export class RateLimiter extends PolicyBase<RateLimiterEvents> {
   }
 
   /**
-   * Every other admission, out of line: `[RUN]` stays small enough that the compiler inlines
-   * the store's grant path into it (a larger `[RUN]` used up the inlining budget of its caller
-   * before the bucket's `request`, about 100 instructions more per call).
+   * Every other admission, out of line, so that `[RUN]` stays small: a larger one used up its
+   * caller's inlining budget, and the bucket's `request` then ran as a call of its own (about 100
+   * instructions more per call, bench/instructions.mjs).
    */
   private runAdmitted(admission: Admission, scope: Scope, next: Next, arrivedAt: StartTime): Promise<unknown> {
     if (admission === GRANTED) return this.observer.watch(next(scope), arrivedAt);
