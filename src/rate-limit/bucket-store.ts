@@ -53,18 +53,28 @@ export class BucketStore implements RateLimitStore {
     const buckets = this.table.buckets;
     const t = buckets.sync();
     const slot = this.table.claim(key, t);
+    // A call (not `tryAcquire`) with a bucket to ask: kept this small so that the compiler inlines
+    // the bucket's grant path (`request`) here instead of leaving it a call of its own.
+    if (slot >= 0 && scope !== undefined) {
+      const decision = buckets.request(slot, tokens, scope, t, key);
+      if (decision === null) return GRANTED;
+      if (decision instanceof Promise) return decision;
+      buckets.rejected++;
+      return decision;
+    }
+    return this.decideElse(slot, tokens, t);
+  }
+
+  /** `acquire` without a slot (every key of a keyed limiter has waiters) or without a scope (`tryAcquire`). */
+  private decideElse(slot: number, tokens: number, t: number): Admission {
+    const buckets = this.table.buckets;
     let refusal: RateLimitedError;
     if (slot < 0) {
       // No slot: every key of a keyed limiter has waiters; the retry hint is one token's time.
       refusal = RateLimitedError.fast(Math.ceil(buckets.msPerToken));
-    } else if (scope === undefined) {
+    } else {
       if (buckets.tryTake(slot, tokens, t)) return GRANTED;
       refusal = RateLimitedError.fast(buckets.retryAfter(slot, tokens));
-    } else {
-      const decision = buckets.request(slot, tokens, scope, t, key);
-      if (decision === null) return GRANTED;
-      if (decision instanceof Promise) return decision;
-      refusal = decision;
     }
     buckets.rejected++;
     return refusal;
