@@ -25,9 +25,10 @@ export function typeOnlyFiles(dir) {
 export default {
   testRunner: 'vitest',
   vitest: {
-    configFile: 'vitest.config.ts',
-    // Only tests that import a mutated file (directly or not) run for it: the tests of the
-    // built package (test/package, test/bench, the docs examples) never see a mutant.
+    // The project's configuration minus the tests of the built package (test/package,
+    // test/bench, the docs examples): they run dist/, never a mutant.
+    configFile: 'vitest.mutation.config.ts',
+    // Only tests that import a mutated file (directly or not) run for it.
     related: true,
   },
   coverageAnalysis: 'perTest',

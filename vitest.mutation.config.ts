@@ -1,0 +1,23 @@
+// The vitest configuration of mutation runs (stryker.config.mjs): the project's, minus the tests
+// of the built package. Those run dist/ (in this process or a child one), never the mutated src/,
+// so they cannot kill a mutant; Stryker's sandbox has no dist/, and building it inside their
+// setup hook outlasts the hook timeout on a loaded machine, which fails Stryker's initial run.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defaultExclude, defineConfig, mergeConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+/** Test files that load the built package and import nothing from src/ themselves. */
+export function builtPackageTests(dir = 'test'): string[] {
+  return readdirSync(dir, { recursive: true })
+    .map((f) => join(dir, String(f)).split('\\').join('/'))
+    .filter((f) => f.endsWith('.test.ts'))
+    .filter((f) => {
+      const text = readFileSync(f, 'utf8');
+      const usesBuild = /\bensureBuilt\b|\bdist\/|doc-examples\.js/.test(text);
+      const importsSrc = /from '(\.\.\/)+src\//.test(text);
+      return usesBuild && !importsSrc;
+    });
+}
+
+export default mergeConfig(base, defineConfig({ test: { exclude: [...defaultExclude, ...builtPackageTests()] } }));
