@@ -106,7 +106,11 @@ const secondRun = {
   schemaVersion: '2',
   files: {
     'src/core/abort.ts': { language: 'typescript', source: abortSource, mutants: [mutant('Killed', 3), mutant('Killed', 3), mutant('Timeout', 3), mutant('Killed', 3), mutant('CompileError', 3)] },
-    'src/retry/backoff.ts': { language: 'typescript', source: backoffSource, mutants: [mutant('Killed', 1), mutant('Survived', 1)] },
+    'src/retry/backoff.ts': {
+      language: 'typescript',
+      source: backoffSource,
+      mutants: [mutant('Killed', 1), mutant('Survived', 1), mutant('Ignored', 1, { statusReason: 'Static mutant (and "ignoreStatic" was enabled)' })],
+    },
   },
 };
 const DAY1 = '2026-01-02T10:00:00.000Z';
@@ -129,7 +133,7 @@ describe('scripts/mutation-summary.mjs', () => {
       // sha256sum of the same text.
       sha256: '3039766de3f94ae9f4177710b66de7fc1af138324d76a0544d337f63a0e098bc',
       measuredAt: DAY1,
-      counts: { total: 3, killed: 1, timeout: 0, survived: 0, noCoverage: 1, errors: 0, ignored: 1, pending: 0 },
+      counts: { total: 3, killed: 1, timeout: 0, survived: 0, noCoverage: 1, errors: 0, ignored: 1, staticSkipped: 0, pending: 0 },
       survivors: [{ line: 1, column: 11, mutator: 'EqualityOperator', original: 'a < b', replacement: 'a <= b', status: 'NoCoverage' }],
       ignored: [{ line: 1, column: 11, mutator: 'EqualityOperator', reason: 'same value either way' }],
     });
@@ -178,19 +182,21 @@ describe('scripts/mutation-summary.mjs', () => {
     const { record } = mergeReport(mergeReport({}, firstRun, { measuredAt: DAY1 }).record, secondRun, { measuredAt: DAY2 });
     const sources = { 'src/core/abort.ts': abortSource, 'src/http/fetch.ts': fetchSource, 'src/retry/backoff.ts': backoffSource, 'src/core/fifo.ts': '' };
     const page = renderSummary(record, { hashOf: today(sources), candidates, generatedAt: '2026-01-04T00:00:00.000Z' });
-    expect(page).toContain('| `src/core/abort.ts` | 2026-01-03 | 5 | 3 | 1 | 0 | 0 | 1 | 0 | 100.0 % | 100.0 % | meets |');
-    expect(page).toContain('| `src/http/fetch.ts` | 2026-01-02 | 3 | 1 | 0 | 0 | 1 | 0 | 1 | 50.0 % | 100.0 % | **below** (80 %) |');
-    expect(page).toContain('| `src/retry/backoff.ts` | 2026-01-03 | 2 | 1 | 0 | 1 | 0 | 0 | 0 | 50.0 % | 50.0 % | **below** (90 %) |');
-    expect(page).toContain('| **all measured files** (3) |  | 10 | 5 | 1 | 1 | 1 | 1 | 1 | **75.0 %** |');
+    expect(page).toContain('| `src/core/abort.ts` | 2026-01-03 | 5 | 3 | 1 | 0 | 0 | 1 | 0 | 0 | 100.0 % | 100.0 % | meets |');
+    expect(page).toContain('| `src/http/fetch.ts` | 2026-01-02 | 3 | 1 | 0 | 0 | 1 | 0 | 1 | 0 | 50.0 % | 100.0 % | **below** (80 %) |');
+    expect(page).toContain('| `src/retry/backoff.ts` | 2026-01-03 | 3 | 1 | 0 | 1 | 0 | 0 | 0 | 1 | 50.0 % | 50.0 % | **below** (90 %) |');
+    expect(page).toContain('| **all measured files** (3) |  | 11 | 5 | 1 | 1 | 1 | 1 | 1 | 1 | **75.0 %** |');
     // abort.ts + backoff.ts: 5 detected of 6; fetch.ts alone: 1 of 2.
-    expect(page).toContain('| outside src/http and src/telemetry |  | 7 | 4 | 1 | 1 | 0 | 1 | 0 | **83.3 %** | 83.3 % | **below** (90 %) |');
-    expect(page).toContain('| src/http and src/telemetry |  | 3 | 1 | 0 | 0 | 1 | 0 | 1 | **50.0 %** | 100.0 % | **below** (80 %) |');
+    expect(page).toContain('| outside src/http and src/telemetry |  | 8 | 4 | 1 | 1 | 0 | 1 | 0 | 1 | **83.3 %** | 83.3 % | **below** (90 %) |');
+    expect(page).toContain('| src/http and src/telemetry |  | 3 | 1 | 0 | 0 | 1 | 0 | 1 | 0 | **50.0 %** | 100.0 % | **below** (80 %) |');
     expect(page).toContain('**Not run yet** (1): `src/core/fifo.ts`.');
-    expect(page).toContain('Page generated 2026-01-04: 3 file(s) measured, 1 not run yet.');
+    expect(page).toContain('Page generated 2026-01-04: 3 file(s) measured, 1 not run yet; 1 static mutant(s) of the measured files not run.');
     expect(page).toContain('## Survivors (2)');
     expect(page).toContain('| `src/retry/backoff.ts:1` | EqualityOperator | `a < b` | `a <= b` | survived |');
     expect(page).toContain('| `src/http/fetch.ts:1` | EqualityOperator | `a < b` | `a <= b` | no coverage |');
     expect(page).toContain('| `src/http/fetch.ts:1` | EqualityOperator | same value either way |');
+    // The static mutant a run skipped is not listed as an equivalent one.
+    expect(page).toContain('## Ignored as equivalent (1)');
     expect(page).not.toContain('**Stale**');
   });
 
@@ -199,11 +205,11 @@ describe('scripts/mutation-summary.mjs', () => {
     // backoff.ts has been edited since it was measured; fetch.ts has been deleted.
     const sources = { 'src/core/abort.ts': abortSource, 'src/retry/backoff.ts': `${backoffSource}// edited\n` };
     const page = renderSummary(record, { hashOf: today(sources), candidates: ['src/core/abort.ts', 'src/retry/backoff.ts'], generatedAt: DAY2 });
-    expect(page).toContain('| `src/retry/backoff.ts` | 2026-01-03 | 2 | 1 | 0 | 1 | 0 | 0 | 0 | 50.0 % | 50.0 % | **stale** (source changed) |');
-    expect(page).toContain('| `src/http/fetch.ts` | 2026-01-02 | 3 | 1 | 0 | 0 | 1 | 0 | 1 | 50.0 % | 100.0 % | **stale** (file removed) |');
+    expect(page).toContain('| `src/retry/backoff.ts` | 2026-01-03 | 3 | 1 | 0 | 1 | 0 | 0 | 0 | 1 | 50.0 % | 50.0 % | **stale** (source changed) |');
+    expect(page).toContain('| `src/http/fetch.ts` | 2026-01-02 | 3 | 1 | 0 | 0 | 1 | 0 | 1 | 0 | 50.0 % | 100.0 % | **stale** (file removed) |');
     expect(page).toContain('**Stale** (measure again): `src/http/fetch.ts`, `src/retry/backoff.ts`.');
-    expect(page).toContain('| **all measured files** (1) |  | 5 | 3 | 1 | 0 | 0 | 1 | 0 | **100.0 %** |');
-    expect(page).toContain('| src/http and src/telemetry |  | 0 | 0 | 0 | 0 | 0 | 0 | 0 | **—** |');
+    expect(page).toContain('| **all measured files** (1) |  | 5 | 3 | 1 | 0 | 0 | 1 | 0 | 0 | **100.0 %** |');
+    expect(page).toContain('| src/http and src/telemetry |  | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 | **—** |');
     expect(page).toContain('## Survivors (0)');
     expect(page).toContain('## Ignored as equivalent (0)');
     expect(page).toContain('1 file(s) measured, 2 stale, 0 not run yet.');
