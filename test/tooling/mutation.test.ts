@@ -64,6 +64,13 @@ describe('stryker.config.mjs', () => {
     expect((stryker.default as unknown as { vitest: { configFile: string } }).vitest.configFile).toBe('vitest.mutation.config.ts');
   });
 
+  it('leaves out of one run the tests MUTATION_EXCLUDE names, and none when it is unset', async () => {
+    const { excludedByEnv } = (await import(new URL('../../vitest.mutation.config.ts', import.meta.url).href)) as { excludedByEnv: (value?: string) => string[] };
+    expect(excludedByEnv('test/redis/**, test/http/recipe.test.ts,')).toEqual(['test/redis/**', 'test/http/recipe.test.ts']);
+    expect(excludedByEnv('')).toEqual([]);
+    expect(excludedByEnv(undefined)).toEqual([]);
+  });
+
   it('tells a file of types and re-exports from one with code', () => {
     const typeOnly = stryker.typeOnlyFiles('src').map((f) => f.split('\\').join('/'));
     expect(typeOnly).toEqual(expect.arrayContaining(['src/index.ts', 'src/retry/index.ts', 'src/timeout/index.ts']));
