@@ -29,4 +29,15 @@ export function excludedByEnv(value = process.env['MUTATION_EXCLUDE']): string[]
   return (value ?? '').split(',').map((glob) => glob.trim()).filter((glob) => glob !== '');
 }
 
-export default mergeConfig(base, defineConfig({ test: { exclude: [...defaultExclude, ...builtPackageTests(), ...excludedByEnv()] } }));
+export default mergeConfig(
+  base,
+  defineConfig({
+    test: {
+      exclude: [...defaultExclude, ...builtPackageTests(), ...excludedByEnv()],
+      // A mutant that leaves a promise pending hangs the test that awaits it: failing that test
+      // after 8 s (killed) comes before Stryker's own timeout (10 s plus 1.5 × the tests' time),
+      // which also restarts the runner. Stryker's initial run fails if a test needs longer.
+      testTimeout: 8_000,
+    },
+  }),
+);
