@@ -159,6 +159,22 @@ describe('DeadlineQueue', () => {
     expect(clock.pending).toBe(0);
   });
 
+  it('leaves the timer alone when an expiry adds the entry that becomes the head', async () => {
+    const { clock, cleared } = clearingClock();
+    const queue = new DeadlineQueue(clock);
+    const expired: string[] = [];
+    queue.add(new Named('10', expired, () => queue.add(new Named('15', expired), 15)), 10);
+    queue.add(new Named('20', expired), 20);
+    await clock.advance(10);
+    // The new entry armed the timer for 15, the head's own deadline: nothing to move.
+    expect(cleared).toEqual([]);
+    expect(clock.pending).toBe(1);
+    await clock.advance(5);
+    expect(expired).toEqual(['10', '15']);
+    await clock.advance(5);
+    expect(expired).toEqual(['10', '15', '20']);
+  });
+
   it('goes on expiring the others when an expiry handler throws', async () => {
     const clock = new TestClock();
     const queue = new DeadlineQueue(clock);
