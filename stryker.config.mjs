@@ -1,5 +1,8 @@
 // Mutation testing (StrykerJS + vitest): `npm run mutation`; a summary: `npm run mutation:summary`.
-// One folder or file: `npm run mutation -- --mutate src/retry/backoff.ts`.
+// One folder or file: `npm run mutation -- --mutate src/retry/backoff.ts`; then the summary merges
+// the report into mutation-results/ (committed), so that partial runs accumulate.
+// Add `--ignoreStatic` for a file the whole library imports (src/core): each of its static mutants
+// (code run at module load) would rerun every related test in a fresh process, minutes apiece.
 // Reports go to reports/ (gitignored), with the incremental file: a rerun after a small change
 // only tests the mutants in code (or covered by tests) that changed since the last run.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -25,9 +28,10 @@ export function typeOnlyFiles(dir) {
 export default {
   testRunner: 'vitest',
   vitest: {
-    configFile: 'vitest.config.ts',
-    // Only tests that import a mutated file (directly or not) run for it: the tests of the
-    // built package (test/package, test/bench, the docs examples) never see a mutant.
+    // The project's configuration minus the tests of the built package (test/package,
+    // test/bench, the docs examples): they run dist/, never a mutant.
+    configFile: 'vitest.mutation.config.ts',
+    // Only tests that import a mutated file (directly or not) run for it.
     related: true,
   },
   coverageAnalysis: 'perTest',

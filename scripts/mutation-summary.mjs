@@ -1,9 +1,15 @@
-// Turns Stryker's JSON report into docs/mutation.md: the score per file, the survivors, and
-// the mutants marked equivalent (with their reasons).
-//   node scripts/mutation-summary.mjs [--in reports/mutation/mutation.json] [--out docs/mutation.md]
-// `--out -` prints the page instead. Run it after `npm run mutation`.
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+// Keeps the mutation-testing record and turns it into docs/mutation.md: the score per file, the
+// survivors, and the mutants marked equivalent (with their reasons).
+//   node scripts/mutation-summary.mjs [--in reports/mutation/mutation.json] [--results mutation-results] [--out docs/mutation.md]
+// A full Stryker run over src/ takes hours, so runs are partial (`npm run mutation -- --mutate
+// <files>`) and their results accumulate: each file's result is kept in mutation-results/<file>.json
+// (committed), with the sha256 of the source it was measured on. This script merges the last
+// report (reports/, gitignored) into that record, then renders the page from the whole record. A
+// row whose source has changed since it was measured is stale: listed, not counted. Without a
+// report it only renders the record. `--out -` prints the page instead.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,40 +22,70 @@ const DETECTED = new Set(['Killed', 'Timeout']);
 const UNDETECTED = new Set(['Survived', 'NoCoverage']);
 const ERRORS = new Set(['CompileError', 'RuntimeError']);
 const MAX_LISTED = 300;
+/**
+ * A static mutant (one in code that runs when the module loads) needs the whole suite rerun in
+ * a fresh process: over a core file that is minutes per mutant. `--ignoreStatic` skips them, and
+ * Stryker reports them Ignored with this reason; they are counted apart from the equivalent ones.
+ */
+const isStaticSkip = (m) => m.status === 'Ignored' && /^Static mutant/.test(m.statusReason ?? '');
+/** The version of one file's record below; a record of another version is refused, not misread. */
+const RECORD_VERSION = 1;
 
 export function parseArgs(argv) {
-  const args = { in: join(root, 'reports/mutation/mutation.json'), out: join(root, 'docs/mutation.md') };
+  const args = {
+    in: join(root, 'reports/mutation/mutation.json'),
+    results: join(root, 'mutation-results'),
+    out: join(root, 'docs/mutation.md'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
-    if ((flag === '--in' || flag === '--out') && value !== undefined) {
-      args[flag.slice(2)] = value === '-' ? '-' : resolve(value);
+    if ((flag === '--in' || flag === '--out' || flag === '--results') && value !== undefined) {
+      args[flag.slice(2)] = value === '-' && flag === '--out' ? '-' : resolve(value);
       i++;
-    } else throw new Error(`unknown argument ${flag} (usage: mutation-summary.mjs [--in report.json] [--out page.md | -])`);
+    } else throw new Error(`unknown argument ${flag} (usage: mutation-summary.mjs [--in report.json] [--results dir] [--out page.md | -])`);
   }
   return args;
 }
 
-/** Counts of one file's (or a group's) mutants by status, and the score Stryker would print. */
-export function tally(mutants) {
-  const t = { total: mutants.length, killed: 0, timeout: 0, survived: 0, noCoverage: 0, errors: 0, ignored: 0, pending: 0 };
+/** Counts of one file's (or a group's) mutants by status. */
+export function countStatuses(mutants) {
+  const c = { total: mutants.length, killed: 0, timeout: 0, survived: 0, noCoverage: 0, errors: 0, ignored: 0, staticSkipped: 0, pending: 0 };
   for (const m of mutants) {
-    if (m.status === 'Killed') t.killed++;
-    else if (m.status === 'Timeout') t.timeout++;
-    else if (m.status === 'Survived') t.survived++;
-    else if (m.status === 'NoCoverage') t.noCoverage++;
-    else if (ERRORS.has(m.status)) t.errors++;
-    else if (m.status === 'Ignored') t.ignored++;
-    else t.pending++;
+    if (isStaticSkip(m)) c.staticSkipped++;
+    else if (m.status === 'Killed') c.killed++;
+    else if (m.status === 'Timeout') c.timeout++;
+    else if (m.status === 'Survived') c.survived++;
+    else if (m.status === 'NoCoverage') c.noCoverage++;
+    else if (ERRORS.has(m.status)) c.errors++;
+    else if (m.status === 'Ignored') c.ignored++;
+    else c.pending++;
   }
-  const detected = mutants.filter((m) => DETECTED.has(m.status)).length;
-  const valid = detected + mutants.filter((m) => UNDETECTED.has(m.status)).length;
-  const covered = valid - t.noCoverage;
-  // Stryker's definitions: detected / (detected + undetected); the second ignores uncovered code.
-  t.score = valid === 0 ? null : (100 * detected) / valid;
-  t.coveredScore = covered === 0 ? null : (100 * detected) / covered;
-  return t;
+  return c;
 }
+
+/** The scores Stryker would print for these counts. */
+export function scoresOf(counts) {
+  const detected = counts.killed + counts.timeout;
+  const valid = detected + counts.survived + counts.noCoverage;
+  const covered = valid - counts.noCoverage;
+  // Stryker's definitions: detected / (detected + undetected); the second ignores uncovered code.
+  return { score: valid === 0 ? null : (100 * detected) / valid, coveredScore: covered === 0 ? null : (100 * detected) / covered };
+}
+
+/** Counts and scores of a list of mutants. */
+export function tally(mutants) {
+  const counts = countStatuses(mutants);
+  return { ...counts, ...scoresOf(counts) };
+}
+
+const sumCounts = (list) => {
+  const sum = { total: 0, killed: 0, timeout: 0, survived: 0, noCoverage: 0, errors: 0, ignored: 0, staticSkipped: 0, pending: 0 };
+  for (const c of list) for (const key of Object.keys(sum)) sum[key] += c[key] ?? 0;
+  return sum;
+};
+
+export const sha256 = (text) => createHash('sha256').update(text).digest('hex');
 
 const pct = (x) => (x === null ? '—' : `${x.toFixed(1)} %`);
 const esc = (s) => String(s).replaceAll('|', '\\|').replaceAll('\n', ' ');
@@ -58,6 +94,7 @@ const short = (s, n = 60) => {
   return one.length > n ? `${one.slice(0, n - 1)}…` : one;
 };
 const targetOf = (file) => (OUTER_DIRS.some((d) => file.startsWith(d)) ? TARGET_OUTER : TARGET_CORE);
+const posix = (path) => path.split('\\').join('/');
 
 function table(header, rows) {
   const line = (cells) => `| ${cells.map(esc).join(' | ')} |`;
@@ -72,46 +109,125 @@ function original(source, location) {
   return [lines[start.line - 1]?.slice(start.column - 1), ...lines.slice(start.line, end.line - 1), lines[end.line - 1]?.slice(0, end.column - 1)].join('\n');
 }
 
-function sourceFiles(dir) {
-  return readdirSync(join(root, dir), { recursive: true })
-    .map((f) => `${dir}/${String(f).split('\\').join('/')}`)
-    .filter((f) => f.endsWith('.ts') && statSync(join(root, f)).isFile());
+/**
+ * One file's record from its entry in a Stryker report: what was measured (the sha256 of the
+ * source text in the report), when, the counts, and the mutants a reader needs to see.
+ */
+export function entryFromReport(name, file, measuredAt) {
+  const source = file.source ?? '';
+  const byPosition = (a, b) => a.line - b.line || a.column - b.column || a.mutator.localeCompare(b.mutator);
+  return {
+    version: RECORD_VERSION,
+    file: name,
+    sha256: sha256(source),
+    measuredAt,
+    counts: countStatuses(file.mutants),
+    survivors: file.mutants
+      .filter((m) => UNDETECTED.has(m.status))
+      .map((m) => ({
+        line: m.location.start.line,
+        column: m.location.start.column,
+        mutator: m.mutatorName,
+        original: original(source, m.location),
+        replacement: m.replacement ?? '',
+        status: m.status,
+      }))
+      .sort(byPosition),
+    ignored: file.mutants
+      .filter((m) => m.status === 'Ignored' && !isStaticSkip(m))
+      .map((m) => ({ line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName, reason: m.statusReason ?? '' }))
+      .sort(byPosition),
+  };
 }
 
-export function renderSummary(report, { generatedAt = new Date().toISOString(), inputName = 'reports/mutation/mutation.json', typeOnly = new Set() } = {}) {
-  const files = Object.entries(report.files)
-    .map(([name, file]) => [relative(root, resolve(root, name)).split('\\').join('/'), file])
-    .sort(([a], [b]) => a.localeCompare(b));
-  const all = files.flatMap(([, f]) => f.mutants);
-  const core = files.filter(([n]) => targetOf(n) === TARGET_CORE).flatMap(([, f]) => f.mutants);
-  const outer = files.filter(([n]) => targetOf(n) === TARGET_OUTER).flatMap(([, f]) => f.mutants);
-  const measured = new Set(files.map(([n]) => n));
-  const notRun = sourceFiles('src').filter((f) => !measured.has(f) && !f.startsWith('src/testing/') && !typeOnly.has(f));
+/**
+ * The record with a report merged in: each file of the report replaces that file's entry, unless
+ * the entry was measured later than the report (an old report left in reports/ must not undo a
+ * newer result from another branch). A file with mutants still pending (a run cut short) is not
+ * merged. Returns the merged record and the names of the entries that changed.
+ */
+export function mergeReport(record, report, { measuredAt, rootDir = root } = {}) {
+  const merged = { ...record };
+  const changed = [];
+  const skipped = [];
+  for (const [path, file] of Object.entries(report.files ?? {})) {
+    const name = posix(relative(rootDir, resolve(rootDir, path)));
+    const entry = entryFromReport(name, file, measuredAt);
+    const previous = record[name];
+    if (entry.counts.pending > 0) skipped.push({ name, why: `${entry.counts.pending} mutant(s) still pending` });
+    else if (previous && previous.measuredAt > measuredAt) skipped.push({ name, why: `the record is newer (${previous.measuredAt})` });
+    else if (!previous || JSON.stringify(previous) !== JSON.stringify(entry)) {
+      merged[name] = entry;
+      changed.push(name);
+    }
+  }
+  return { record: merged, changed, skipped };
+}
 
-  const fileRows = files.map(([name, f]) => {
-    const t = tally(f.mutants);
-    const target = targetOf(name);
-    const verdict = t.score === null ? '—' : t.score >= target ? 'meets' : `**below** (${target} %)`;
-    return [`\`${name}\``, t.total, t.killed, t.timeout, t.survived, t.noCoverage, t.errors, t.ignored, pct(t.score), pct(t.coveredScore), verdict];
+/** Every entry kept under `dir` (mutation-results/src/core/abort.ts.json for src/core/abort.ts). */
+export function readRecord(dir) {
+  if (!existsSync(dir)) return {};
+  const record = {};
+  for (const path of readdirSync(dir, { recursive: true }).map(String)) {
+    if (!path.endsWith('.ts.json')) continue;
+    const entry = JSON.parse(readFileSync(join(dir, path), 'utf8'));
+    if (entry.version !== RECORD_VERSION) throw new Error(`${join(dir, path)}: record version ${entry.version}, expected ${RECORD_VERSION}`);
+    record[entry.file] = entry;
+  }
+  return record;
+}
+
+export function writeEntry(dir, entry) {
+  const path = join(dir, `${entry.file}.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(entry, null, 2)}\n`);
+}
+
+/** The .ts files under `dir` of the repository, as repository paths. */
+export function sourceFiles(dir, rootDir = root) {
+  return readdirSync(join(rootDir, dir), { recursive: true })
+    .map((f) => `${dir}/${posix(String(f))}`)
+    .filter((f) => f.endsWith('.ts') && statSync(join(rootDir, f)).isFile());
+}
+
+/**
+ * The page, from the record. `hashOf(file)` is the sha256 of the file's source today (undefined:
+ * the file is gone); `candidates` are the files that should be measured (src/ with runtime code,
+ * outside src/testing).
+ */
+export function renderSummary(record, { hashOf, candidates, generatedAt = new Date().toISOString() }) {
+  const entries = Object.values(record).sort((a, b) => a.file.localeCompare(b.file));
+  const isFresh = (e) => hashOf(e.file) === e.sha256;
+  const fresh = entries.filter(isFresh);
+  const stale = entries.filter((e) => !isFresh(e));
+  const measured = new Set(entries.map((e) => e.file));
+  const notRun = candidates.filter((f) => !measured.has(f)).sort();
+
+  const verdictOf = (score, target) => (score === null ? '—' : score >= target ? 'meets' : `**below** (${target} %)`);
+  const countCells = (c) => [c.total, c.killed, c.timeout, c.survived, c.noCoverage, c.errors, c.ignored, c.staticSkipped ?? 0];
+  const fileRows = entries.map((e) => {
+    const { score, coveredScore } = scoresOf(e.counts);
+    const gone = hashOf(e.file) === undefined;
+    const verdict = isFresh(e) ? verdictOf(score, targetOf(e.file)) : gone ? '**stale** (file removed)' : '**stale** (source changed)';
+    return [`\`${e.file}\``, e.measuredAt.slice(0, 10), ...countCells(e.counts), pct(score), pct(coveredScore), verdict];
   });
-  const groupRow = (label, mutants, target) => {
-    const t = tally(mutants);
-    const verdict = t.score === null ? '—' : target === undefined ? '' : t.score >= target ? 'meets' : `**below** (${target} %)`;
-    return [label, t.total, t.killed, t.timeout, t.survived, t.noCoverage, t.errors, t.ignored, `**${pct(t.score)}**`, pct(t.coveredScore), verdict];
+  const groupRow = (label, group, target) => {
+    const counts = sumCounts(group.map((e) => e.counts));
+    const { score, coveredScore } = scoresOf(counts);
+    return [label, '', ...countCells(counts), `**${pct(score)}**`, pct(coveredScore), target === undefined ? '' : verdictOf(score, target)];
   };
+  const core = fresh.filter((e) => targetOf(e.file) === TARGET_CORE);
+  const outer = fresh.filter((e) => targetOf(e.file) === TARGET_OUTER);
 
-  const survivors = files.flatMap(([name, f]) =>
-    f.mutants
-      .filter((m) => UNDETECTED.has(m.status))
-      .map((m) => ({ name, m, text: original(f.source ?? '', m.location) })),
-  );
-  survivors.sort((a, b) => a.name.localeCompare(b.name) || a.m.location.start.line - b.m.location.start.line);
-  const ignored = files.flatMap(([name, f]) => f.mutants.filter((m) => m.status === 'Ignored').map((m) => ({ name, m })));
+  const survivors = fresh.flatMap((e) => e.survivors.map((s) => ({ file: e.file, ...s })));
+  const ignored = fresh.flatMap((e) => e.ignored.map((s) => ({ file: e.file, ...s })));
+  const list = (files) => files.map((f) => `\`${f}\``).join(', ');
 
-  const header = ['file', 'mutants', 'killed', 'timeout', 'survived', 'no coverage', 'errors', 'ignored', 'score', 'score of covered', 'target'];
+  const header = ['file', 'measured', 'mutants', 'killed', 'timeout', 'survived', 'no coverage', 'errors', 'ignored', 'static, not run', 'score', 'score of covered', 'target'];
+  const staticTotal = sumCounts(fresh.map((e) => e.counts)).staticSkipped;
   return `# Mutation testing
 
-<!-- Generated by scripts/mutation-summary.mjs from ${inputName} (\`npm run mutation\`, then \`npm run mutation:summary\`). Do not edit by hand. -->
+<!-- Generated by scripts/mutation-summary.mjs from the record in mutation-results/ (\`npm run mutation -- --mutate <files>\`, then \`npm run mutation:summary\`). Do not edit by hand. -->
 
 [StrykerJS](https://stryker-mutator.io) changes the code under \`src/\` one small edit at a time (a \`<\` becomes \`<=\`, a
 condition becomes \`true\`, a block is emptied) and runs the tests that cover it: a mutant the tests notice is **killed**, one
@@ -120,33 +236,48 @@ they do not notice **survived**. The score is killed (or timed out) ÷ (killed +
 with no runtime code are not mutated. A mutant that cannot be told apart from the original (an equivalent mutant) is
 marked in the source with \`// Stryker disable next-line <mutator>: <why>\` and counted as **ignored**.
 
-Report generated ${generatedAt.slice(0, 10)}${report.thresholds ? ` (Stryker thresholds: high ${report.thresholds.high}, low ${report.thresholds.low})` : ''}.
-${notRun.length ? `\n**Partial run**: ${files.length} file(s) mutated; not run yet: ${notRun.map((f) => `\`${f}\``).join(', ')}.\n` : ''}
+A run over all of \`src/\` takes hours, so files are measured a few at a time and the results accumulate in
+\`mutation-results/\` (one file per source file, with the sha256 of the source it was measured on). A row whose source has
+changed since it was measured is **stale**: it is listed but not counted until the file is measured again.
+A **static** mutant (in code that runs when the module loads: a constant, a class declaration) can only be tested by
+rerunning every related test in a fresh process, minutes each for a file the whole library imports; a run with
+\`--ignoreStatic\` skips them. They are counted under "static, not run", apart from the equivalent ones, and not scored.
+
+Page generated ${generatedAt.slice(0, 10)}: ${fresh.length} file(s) measured${stale.length ? `, ${stale.length} stale` : ''}, ${notRun.length} not run yet${staticTotal ? `; ${staticTotal} static mutant(s) of the measured files not run` : ''}.
+${stale.length ? `\n**Stale** (measure again): ${list(stale.map((e) => e.file))}.\n` : ''}${notRun.length ? `\n**Not run yet** (${notRun.length}): ${list(notRun)}.\n` : ''}
 ## Score per file
 
 ${table(header, [
   ...fileRows,
-  groupRow('**all files above**', all),
-  ...(core.length && outer.length ? [groupRow(`outside src/http and src/telemetry`, core, TARGET_CORE), groupRow('src/http and src/telemetry', outer, TARGET_OUTER)] : []),
+  groupRow(`**all measured files** (${fresh.length})`, fresh),
+  groupRow('outside src/http and src/telemetry', core, TARGET_CORE),
+  groupRow('src/http and src/telemetry', outer, TARGET_OUTER),
 ])}
 
 ## Survivors (${survivors.length})
 
-${survivors.length === 0 ? 'None.' : `${survivors.length > MAX_LISTED ? `The first ${MAX_LISTED}; the HTML report (reports/mutation/mutation.html) has all of them.\n\n` : ''}${table(
+${survivors.length === 0 ? 'None.' : `${survivors.length > MAX_LISTED ? `The first ${MAX_LISTED}; the HTML report of a run (reports/mutation/mutation.html) has all of its own.\n\n` : ''}${table(
   ['file:line', 'mutator', 'original', 'mutant', 'status'],
-  survivors.slice(0, MAX_LISTED).map(({ name, m, text }) => [
-    `\`${name}:${m.location.start.line}\``,
-    m.mutatorName,
-    `\`${short(text)}\``,
-    `\`${short(m.replacement ?? '')}\``,
-    m.status === 'NoCoverage' ? 'no coverage' : 'survived',
+  survivors.slice(0, MAX_LISTED).map((s) => [
+    `\`${s.file}:${s.line}\``,
+    s.mutator,
+    `\`${short(s.original)}\``,
+    `\`${short(s.replacement)}\``,
+    s.status === 'NoCoverage' ? 'no coverage' : 'survived',
   ]),
 )}`}
 
 ## Ignored as equivalent (${ignored.length})
 
-${ignored.length === 0 ? 'None.' : table(['file:line', 'mutator', 'reason'], ignored.map(({ name, m }) => [`\`${name}:${m.location.start.line}\``, m.mutatorName, m.statusReason ?? '']))}
+${ignored.length === 0 ? 'None.' : table(['file:line', 'mutator', 'reason'], ignored.map((s) => [`\`${s.file}:${s.line}\``, s.mutator, s.reason]))}
 `;
+}
+
+/** The files that should have a row: src/ outside src/testing, minus the files with no runtime code. */
+export async function candidateFiles(rootDir = root) {
+  const { typeOnlyFiles } = await import('../stryker.config.mjs');
+  const typeOnly = new Set(typeOnlyFiles(join(rootDir, 'src')).map((f) => posix(relative(rootDir, f))));
+  return sourceFiles('src', rootDir).filter((f) => !f.startsWith('src/testing/') && !typeOnly.has(f));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
@@ -157,15 +288,19 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     console.error(`mutation-summary: ${error.message}`);
     process.exit(2);
   }
-  if (!existsSync(args.in)) {
-    console.error(`mutation-summary: ${args.in} not found — run \`npm run mutation\` first`);
-    process.exit(1);
-  }
-  const report = JSON.parse(readFileSync(args.in, 'utf8'));
-  // The files Stryker is told to skip for having no runtime code are not "not run yet".
-  const { typeOnlyFiles } = await import('../stryker.config.mjs');
-  const typeOnly = new Set(typeOnlyFiles(join(root, 'src')).map((f) => relative(root, f).split('\\').join('/')));
-  const page = renderSummary(report, { inputName: relative(root, args.in).split('\\').join('/'), typeOnly });
+  let record = readRecord(args.results);
+  if (existsSync(args.in)) {
+    const report = JSON.parse(readFileSync(args.in, 'utf8'));
+    // The report carries no date: the time Stryker wrote it is when its files were measured.
+    const measuredAt = statSync(args.in).mtime.toISOString();
+    const merge = mergeReport(record, report, { measuredAt });
+    record = merge.record;
+    for (const name of merge.changed) writeEntry(args.results, record[name]);
+    for (const { name, why } of merge.skipped) console.error(`mutation-summary: ${name} not merged: ${why}`);
+    console.error(`mutation-summary: merged ${relative(root, args.in)} (${merge.changed.length} file(s) changed in ${relative(root, args.results)}/)`);
+  } else console.error(`mutation-summary: no report at ${relative(root, args.in)}; rendering the record only`);
+  const hashOf = (file) => (existsSync(join(root, file)) ? sha256(readFileSync(join(root, file), 'utf8')) : undefined);
+  const page = renderSummary(record, { hashOf, candidates: await candidateFiles() });
   if (args.out === '-') process.stdout.write(page);
   else {
     writeFileSync(args.out, page);

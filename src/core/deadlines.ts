@@ -97,6 +97,8 @@ export class DeadlineQueue {
       }
       entry = this.head;
     }
-    if (this.head !== undefined && this.timer === undefined) this.arm(this.head.deadline);
+    // An expiry handler may have added an entry, which armed the timer for its own (later)
+    // deadline: the head that is left may come before that, so compare, not just test for a timer.
+    if (this.head !== undefined && this.head.deadline < this.armedFor) this.arm(this.head.deadline);
   };
 }

@@ -105,6 +105,7 @@ export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
     const { handleResult } = this;
     const startedAt = this.observer.start();
     const result = next(ctx).then(
+      // Stryker disable next-line ConditionalExpression: `false` is equivalent (with no handleResult, safeTest(undefined, value) catches the TypeError and returns false, so the handler returns the value unchanged); `true` was killed before this mark
       handleResult === undefined
         ? undefined
         : (value: unknown) => (safeTest(handleResult, value) ? this.answer(value) : value),
@@ -116,10 +117,12 @@ export class FallbackPolicy<F = unknown> extends PolicyBase<FallbackEvents, F> {
     // success/failure describe what the caller got: a fallback answer counts as a success.
     // Tested here, not only inside `watch`: an untimed call then never reaches its code, and
     // the compiler's inlining budget goes to the rest of the call.
+    // Stryker disable next-line ConditionalExpression: `false` is equivalent (watch() returns the promise itself when startedAt is UNTIMED); `true` was killed before this mark
     return startedAt === UNTIMED ? result : this.observer.watch(result, startedAt);
   }
 
   private answer(replaced: unknown): unknown {
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (emit() with no listener and no channel subscriber calls nothing; wants() only saves building the event); `false` was killed before this mark
     if (this.events.wants('fallback')) this.events.emit('fallback', { error: replaced });
     return this.produce(replaced);
   }

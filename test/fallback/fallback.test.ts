@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { fallback } from '../../src/index.js';
 
@@ -72,6 +73,27 @@ describe('fallback', () => {
   it('validates options', () => {
     expect(() => fallback(1, { handle: 5 as never })).toThrow(/"handle"/);
     expect(() => fallback(1, 'x' as never)).toThrow(TypeError);
+    expect(() => fallback(1, { clock: {} as never })).toThrow(/option "clock"/);
+    expect(() => fallback(1, { name: '' })).toThrow(/option "name"/);
+    expect(() => fallback(1, { handel: () => true } as never)).toThrow(/^breakwater: fallback has no option "handel"; did you mean "handle"\?$/);
+  });
+
+  it("names its kind 'fallback', the default name, and its events by the name given", async () => {
+    expect(fallback(1).kind).toBe('fallback');
+    expect(fallback(1).name).toBe('fallback');
+    const policy = fallback(1, { name: 'cached-price' });
+    expect(policy.name).toBe('cached-price');
+    const messages: unknown[] = [];
+    const onMessage = (message: unknown): void => {
+      messages.push(message);
+    };
+    diagnosticsChannel.subscribe('breakwater:success', onMessage);
+    try {
+      await policy.execute(() => 2);
+    } finally {
+      diagnosticsChannel.unsubscribe('breakwater:success', onMessage);
+    }
+    expect(messages).toEqual([expect.objectContaining({ policy: 'cached-price', event: 'success' })]);
   });
 });
 

@@ -211,6 +211,48 @@ describe('timeout', () => {
     expect(seen).toEqual(['success:5', 'failure:0:boom', 'timeout:20:20']);
   });
 
+  it('still fires a pending deadline on time when a timeout listener starts a new call', async () => {
+    const clock = new TestClock();
+    const policy = timeout(100, { clock });
+    const first = track(policy.execute(never));
+    await clock.advance(50);
+    const second = track(policy.execute(never));
+    // At 100 the first call times out and its listener starts a third (deadline 200): the second
+    // call's deadline, 150, comes before it and must still be kept.
+    let third: ReturnType<typeof track> | undefined;
+    policy.on('timeout', () => {
+      third ??= track(policy.execute(never));
+    });
+    await clock.advance(50);
+    expect(first.status).toBe('rejected');
+    await clock.advance(50);
+    expect(second.status).toBe('rejected');
+    expect((second.error as TimeoutError).timeoutMs).toBe(100);
+    expect(third?.status).toBe('pending');
+    await clock.advance(50);
+    expect(third?.status).toBe('rejected');
+    expect(clock.pending).toBe(0);
+  });
+
+  it('emits timeout to a listener attached while the call was already running', async () => {
+    const clock = new TestClock();
+    const policy = timeout(30, { clock });
+    const call = track(policy.execute(never));
+    await clock.advance(10);
+    const seen: number[] = [];
+    policy.on('timeout', (e) => seen.push(e.durationMs));
+    await clock.advance(20);
+    expect(call.status).toBe('rejected');
+    expect(call.error).toBeInstanceOf(TimeoutError);
+    expect(seen).toEqual([30]);
+  });
+
+  it("names its kind 'timeout', the default name", () => {
+    expect(timeout(10).kind).toBe('timeout');
+    expect(timeout(10).name).toBe('timeout');
+    expect(timeout(10, { name: 'search' }).name).toBe('search');
+  });
+
   it.each([0, -1, Number.NaN, Infinity, '5', undefined])('rejects ms = %s at construction', (ms) => {
     expect(() => timeout(ms as number)).toThrow(/"ms"/);
   });
