@@ -133,8 +133,9 @@ export function channelFor(event: string): diagnosticsChannel.Channel {
 export class EventHub<M extends EventMap> {
   // A Map, not an object keyed by event name: each hub's object took its own shape (and a
   // `delete` turned it into a dictionary), so the lookup on every call went megamorphic
-  // (a stub-cache probe of ~140 instructions) as soon as any listener was attached.
-  private readonly listeners = new Map<string, Array<Listener<never>>>();
+  // (a stub-cache probe of ~140 instructions) as soon as any listener was attached. Made with
+  // the first listener: an empty Map costs ~115 bytes, and most policies never get one.
+  private listeners: Map<string, Array<Listener<never>>> | undefined = undefined;
   /** Number of local listeners over all events; lets `wants` skip the table when 0. */
   private count = 0;
   /** Number of them on `success` or `failure`: `wantsOutcome` runs on every call. */
@@ -160,7 +161,7 @@ export class EventHub<M extends EventMap> {
    * a hash probe on every call, and a site that asks with several names goes megamorphic.
    */
   wantsOn<K extends keyof M & string>(event: K, channel: diagnosticsChannel.Channel): boolean {
-    if (this.count !== 0 && this.listeners.has(event)) return true;
+    if (this.count !== 0 && this.listeners!.has(event)) return true;
     return this.publishes && channel.hasSubscribers;
   }
 
@@ -182,10 +183,11 @@ export class EventHub<M extends EventMap> {
     if (typeof listener !== 'function') {
       throw new TypeError(`breakwater: listener for "${event}" must be a function, received ${typeof listener}`);
     }
-    const existing = this.listeners.get(event);
+    const listeners = (this.listeners ??= new Map<string, Array<Listener<never>>>());
+    const existing = listeners.get(event);
     const added = listener as Listener<never>;
     // Copy-on-write: an emit in progress keeps iterating the array it started with.
-    this.listeners.set(event, existing === undefined ? [added] : [...existing, added]);
+    listeners.set(event, existing === undefined ? [added] : [...existing, added]);
     this.count++;
     const outcome = event === 'success' || event === 'failure';
     if (outcome) this.outcomeCount++;
@@ -193,19 +195,19 @@ export class EventHub<M extends EventMap> {
     return () => {
       if (!attached) return;
       attached = false;
-      const current = this.listeners.get(event);
+      const current = listeners.get(event);
       if (current === undefined) return;
       const index = current.indexOf(added);
       if (index === -1) return;
       this.count--;
       if (outcome) this.outcomeCount--;
-      if (current.length === 1) this.listeners.delete(event);
-      else this.listeners.set(event, current.filter((_, i) => i !== index));
+      if (current.length === 1) listeners.delete(event);
+      else listeners.set(event, current.filter((_, i) => i !== index));
     };
   }
 
   emit<K extends keyof M & string>(event: K, payload: M[K]): void {
-    const list = this.count === 0 ? undefined : (this.listeners.get(event) as Array<Listener<M[K]>> | undefined);
+    const list = this.count === 0 ? undefined : (this.listeners!.get(event) as Array<Listener<M[K]>> | undefined);
     if (list !== undefined) {
       for (const listener of list) {
         try {
