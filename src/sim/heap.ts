@@ -77,18 +77,18 @@ export class TimerHeap {
     return this.count - this.stale;
   }
 
-  peek(): Timer | undefined {
-    this.dropStale();
-    return this.count === 0 ? undefined : this.timers[this.order[0]!];
-  }
-
   /** Adds a timer whose `time`, `seq` are set and which is not in the heap yet. */
   push(timer: Timer): void {
     if (this.count === this.times.length) this.grow();
     timer.pending = true;
-    const slot = this.free > 0 ? this.freeSlots[--this.free]! : this.timers.length;
-    if (slot === this.timers.length) this.timers.push(timer);
-    else this.timers[slot] = timer;
+    let slot: number;
+    if (this.free > 0) {
+      slot = this.freeSlots[--this.free]!;
+      this.timers[slot] = timer;
+    } else {
+      slot = this.timers.length;
+      this.timers.push(timer);
+    }
     const index = this.count++;
     this.times[index] = timer.time;
     this.seqs[index] = timer.seq;
@@ -105,12 +105,9 @@ export class TimerHeap {
     return top;
   }
 
+  /** Removes and returns the first timer, due or not. */
   pop(): Timer | undefined {
-    this.dropStale();
-    if (this.count === 0) return undefined;
-    const top = this.removeTop();
-    top.pending = false;
-    return top;
+    return this.popDue(Infinity);
   }
 
   /** Cancels a pending timer; false if it already fired or was cancelled. */
