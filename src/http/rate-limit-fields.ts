@@ -127,7 +127,11 @@ export interface HeaderAccess<Target = void> {
 }
 
 /**
- * Writes the fields for `limiters` to a response that may already carry another guard's:
+ * Writes the fields for `limiters` to a response that may already carry another guard's.
+ * Names are written in lower case (field names are case-insensitive): Node and Fastify
+ * lower-case every name they are given, and a name that already is one is a constant they
+ * store under without building a new string and looking it up per response.
+ *
  * - IETF: `RateLimit-Policy` and `RateLimit` are lists, so ours are appended to theirs;
  * - legacy: `X-RateLimit-Limit`, `-Remaining`, `-Reset` hold one limiter each, so they
  *   describe the most restrictive one (fewest requests remaining) of all the guards;
@@ -143,8 +147,8 @@ export function writeRateLimitFields<Target>(
   const on = target as Target;
   if (standard !== 'legacy') {
     const fields = rateLimitFields(limiters)!;
-    headers.set('RateLimit-Policy', appended(headers.get('RateLimit-Policy', on), fields.policy), on);
-    headers.set('RateLimit', appended(headers.get('RateLimit', on), fields.state), on);
+    headers.set('ratelimit-policy', appended(headers.get('ratelimit-policy', on), fields.policy), on);
+    headers.set('ratelimit', appended(headers.get('ratelimit', on), fields.state), on);
   }
   if (standard !== 'ietf') {
     let tightest: LegacyFields | undefined;
@@ -152,11 +156,11 @@ export function writeRateLimitFields<Target>(
       const fields = legacyFields(limiter);
       if (tightest === undefined || fields.remaining < tightest.remaining) tightest = fields;
     }
-    const earlier = Number(headers.get('X-RateLimit-Remaining', on) ?? NaN);
+    const earlier = Number(headers.get('x-ratelimit-remaining', on) ?? NaN);
     if (Number.isFinite(earlier) && earlier <= tightest!.remaining) return;
-    headers.set('X-RateLimit-Limit', String(tightest!.limit), on);
-    headers.set('X-RateLimit-Remaining', String(tightest!.remaining), on);
-    headers.set('X-RateLimit-Reset', String(tightest!.reset), on);
+    headers.set('x-ratelimit-limit', String(tightest!.limit), on);
+    headers.set('x-ratelimit-remaining', String(tightest!.remaining), on);
+    headers.set('x-ratelimit-reset', String(tightest!.reset), on);
   }
 }
 

@@ -251,6 +251,29 @@ describe('express guard: the policy holds the request until the response is done
     expect(handler).not.toHaveBeenCalled();
   });
 
+  it('a continuation that throws synchronously aborts the request signal with what it threw, and nothing goes unhandled', async () => {
+    // A limiter with tokens admits at once and hands the guard its own promise back: the
+    // throw must still reach the request, not become an unhandled rejection.
+    const thrown = new Error('the continuation threw');
+    const guarded = guard(rateLimiter({ capacity: 10, refillPerSecond: 1, clock: new TestClock() }));
+    let reason: unknown;
+    const app = express();
+    app.get('/', (req, res) => {
+      const signal = requestSignal(req);
+      signal.addEventListener('abort', () => {
+        reason = signal.reason;
+        res.status(500).send('continuation threw');
+      });
+      guarded(req, res, () => {
+        throw thrown;
+      });
+    });
+    const answer = await request(await serve(app));
+    expect(answer.status).toBe(500);
+    expect(answer.body).toBe('continuation threw');
+    expect(reason).toBe(thrown);
+  });
+
   it('a completed response leaves its request signal unaborted and stops listening', async () => {
     let signal: AbortSignal | undefined;
     let closeListeners = -1;
