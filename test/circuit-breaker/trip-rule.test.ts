@@ -88,4 +88,17 @@ describe('WindowRatio', () => {
     timeFromCount.restore(countSnapshot, 0);
     expect(timeFromCount.counts(clock)).toEqual({ calls: 0, failures: 0, slowCalls: 0, consecutiveFailures: 1 });
   });
+
+  it('a restored time window retires its buckets as they age, slow calls included', () => {
+    // 10 buckets of 100 ms: a slow call at 0 and a success at 500, restored at 500.
+    const options = { failureRatio: 0.5, windowMs: 1000, minimumThroughput: 1 } as const;
+    const original = ruleFor(options);
+    original.record(0, false, true);
+    original.record(500, false, false);
+    const restored = ruleFor(options);
+    restored.restore(original.snapshot(500) as CircuitBreakerSnapshot, 500);
+    expect(restored.counts(new TestClock(500))).toEqual({ calls: 2, failures: 0, slowCalls: 1, consecutiveFailures: 0 });
+    // At 1050 the bucket of 0 has left the window, the bucket of 500 has not.
+    expect(restored.counts(new TestClock(1050))).toEqual({ calls: 1, failures: 0, slowCalls: 0, consecutiveFailures: 0 });
+  });
 });
