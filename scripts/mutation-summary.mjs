@@ -135,7 +135,9 @@ export function entryFromReport(name, file, measuredAt) {
       .sort(byPosition),
     ignored: file.mutants
       .filter((m) => m.status === 'Ignored' && !isStaticSkip(m))
-      .map((m) => ({ line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName, reason: m.statusReason ?? '' }))
+      // The replacement tells apart the mutants one mark covers: `// Stryker disable next-line
+      // ConditionalExpression` ignores both the `true` and the `false` of one condition.
+      .map((m) => ({ line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName, replacement: m.replacement ?? '', reason: m.statusReason ?? '' }))
       .sort(byPosition),
   };
 }
@@ -221,6 +223,7 @@ export function renderSummary(record, { hashOf, candidates, generatedAt = new Da
 
   const survivors = fresh.flatMap((e) => e.survivors.map((s) => ({ file: e.file, ...s })));
   const ignored = fresh.flatMap((e) => e.ignored.map((s) => ({ file: e.file, ...s })));
+  const ignoredRows = groupIgnored(ignored);
   const list = (files) => files.map((f) => `\`${f}\``).join(', ');
 
   const header = ['file', 'measured', 'mutants', 'killed', 'timeout', 'survived', 'no coverage', 'errors', 'ignored', 'static, not run', 'score', 'score of covered', 'target'];
@@ -234,7 +237,9 @@ condition becomes \`true\`, a block is emptied) and runs the tests that cover it
 they do not notice **survived**. The score is killed (or timed out) ÷ (killed + timed out + survived + not covered). Targets:
 ≥ ${TARGET_CORE} % over \`src/\`, ≥ ${TARGET_OUTER} % in \`src/http/\` and \`src/telemetry/\` (adapters to other libraries). \`src/testing/\` and files
 with no runtime code are not mutated. A mutant that cannot be told apart from the original (an equivalent mutant) is
-marked in the source with \`// Stryker disable next-line <mutator>: <why>\` and counted as **ignored**.
+marked in the source with \`// Stryker disable next-line <mutator>: <why>\` and counted as **ignored**. Such a mark covers
+every mutant of that mutator on the line (a condition's \`true\` and its \`false\`: a comment cannot name one replacement),
+so the table of ignored mutants lists each of them with its replacement, and the reason says which one is equivalent.
 
 A run over all of \`src/\` takes hours, so files are measured a few at a time and the results accumulate in
 \`mutation-results/\` (one file per source file, with the sha256 of the source it was measured on). A row whose source has
@@ -269,9 +274,30 @@ ${survivors.length === 0 ? 'None.' : `${survivors.length > MAX_LISTED ? `The fir
 
 ## Ignored as equivalent (${ignored.length})
 
-${ignored.length === 0 ? 'None.' : table(['file:line', 'mutator', 'reason'], ignored.map((s) => [`\`${s.file}:${s.line}\``, s.mutator, s.reason]))}
+${ignored.length === 0 ? 'None.' : table(['file:line', 'mutator', 'mutant', 'reason'], ignoredRows.map((s) => [`\`${s.file}:${s.line}\``, s.mutator, ignoredMutantCell(s), s.reason]))}
 `;
 }
+
+/**
+ * The ignored mutants, one row per distinct mutant: those of one mark differ by their replacement
+ * (a condition's `true` and `false`). A record written before replacements were kept has
+ * identical entries for them: they become one row with their count, so none is lost from the sum.
+ */
+export function groupIgnored(ignored) {
+  const rows = new Map();
+  for (const m of ignored) {
+    const key = JSON.stringify([m.file, m.line, m.column, m.mutator, m.replacement ?? null, m.reason]);
+    const row = rows.get(key);
+    if (row) row.count++;
+    else rows.set(key, { ...m, count: 1 });
+  }
+  return [...rows.values()];
+}
+
+const ignoredMutantCell = (row) => {
+  const mutant = row.replacement === undefined ? 'not recorded' : `\`${short(row.replacement)}\``;
+  return row.count > 1 ? `${mutant} (${row.count} mutants)` : mutant;
+};
 
 /** The files that should have a row: src/ outside src/testing, minus the files with no runtime code. */
 export async function candidateFiles(rootDir = root) {

@@ -51,6 +51,7 @@ export function onAbort(signal: AbortSignal | undefined, callback: (reason: unkn
   fanOut.subscribers.add(subscription);
   return () => {
     if (!fanOut.subscribers.delete(subscription) || fanOut.subscribers.size !== 0) return;
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (the map holds this fanOut or, once the signal aborted, nothing: an aborted signal never gets another, so deleting regardless removes the same entry or none); `false` was killed before this mark
     if (fanOuts.get(signal) === fanOut) fanOuts.delete(signal);
     signal.removeEventListener('abort', fanOut.listener);
   };

@@ -45,10 +45,12 @@ const EXPONENTIAL_BACKOFF_OPTIONS = optionNames<ExponentialBackoffOptions>({ ini
 function unit(random: () => number): number {
   const r = random();
   // A random source outside [0, 1) (or NaN) must not push a delay out of bounds.
+  // Stryker disable next-line EqualityOperator: `r > 0` and `r <= 1` are equivalent (at r = 0 the fallback yields 0 too, at r = 1 it yields 1 too; only a random of -0 would come back +0, a delay no timer tells apart); `r < 0` (of `r >= 0`), `r >= 1` (of `r < 1`), `r > 1` and `r < 1` (of the last `r >= 1`) were killed before this mark
   return r >= 0 && r < 1 ? r : r >= 1 ? 1 : 0;
 }
 
 function clamp(value: number, maxMs: number): number {
+  // Stryker disable next-line EqualityOperator: `value > 0` and `value < maxMs` are equivalent (at 0 the fallback is 0 too, at maxMs it is maxMs too; only -0 would come back +0); `value < 0` and `value > maxMs` were killed before this mark
   return value >= 0 ? (value <= maxMs ? value : maxMs) : 0;
 }
 
@@ -94,6 +96,7 @@ export function exponentialBackoff(options?: ExponentialBackoffOptions): Backoff
     if (initialMs === 0) return 0;
     // factor^(retry-1) overflows to Infinity for large retries; min() then yields maxMs.
     const exact = initialMs * factor ** Math.max(0, retry - 1);
+    // Stryker disable next-line EqualityOperator: `exact <= maxMs` is equivalent (when they are equal both branches give maxMs); `exact >= maxMs` was killed before this mark
     return exact < maxMs ? exact : maxMs;
   };
 
@@ -108,7 +111,9 @@ export function exponentialBackoff(options?: ExponentialBackoffOptions): Backoff
         return clamp(d / 2 + (unit(input.random) * d) / 2, maxMs);
       }
       case 'decorrelated': {
+        // Stryker disable next-line EqualityOperator: `>=` is equivalent (when they are equal both branches give initialMs); `<=` was killed before this mark
         const previous = input.previousDelayMs > initialMs ? input.previousDelayMs : initialMs;
+        // Stryker disable next-line EqualityOperator: `<=` is equivalent (when they are equal both branches give maxMs); `>=` was killed before this mark
         const upper = previous * 3 < maxMs ? previous * 3 : maxMs;
         return clamp(initialMs + unit(input.random) * (upper - initialMs), maxMs);
       }

@@ -92,12 +92,15 @@ class SlidingRetryBudget implements RetryBudget {
     }
     const elapsed = now - this.epoch;
     // A clock that went backwards (only possible with a test clock) re-bases without credit.
+    // Stryker disable next-line EqualityOperator: `elapsed <= 0` is equivalent (at 0 the re-base sets the epoch to itself and returns the current bucket, as the no-step path below does); `elapsed >= 0` was killed before this mark
     if (elapsed < 0) {
       this.epoch = now;
       return this.currentBucket;
     }
     const steps = Math.floor(elapsed / this.bucketMs);
+    // Stryker disable next-line ConditionalExpression: `false` is equivalent (with no step elapsed the loop below clears nothing and moves neither the bucket nor the epoch; the test only saves that work); `true` was killed before this mark
     if (steps === 0) return this.currentBucket;
+    // Stryker disable next-line EqualityOperator: `steps <= BUCKETS` is equivalent (when they are equal both branches give BUCKETS); `steps >= BUCKETS` was killed before this mark
     const clear = steps < BUCKETS ? steps : BUCKETS;
     for (let i = 1; i <= clear; i++) {
       const index = (this.currentBucket + i) % BUCKETS;

@@ -82,6 +82,7 @@ const notFastRefusal: ErrorFilter = (error) => !isFastRefusal(error);
 function retryAfterOf(error: unknown): number {
   if (typeof error !== 'object' || error === null) return 0;
   const value = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  // Stryker disable next-line EqualityOperator: `value >= 0` is equivalent (a retryAfterMs of 0 and the fallback are both 0); `typeof value !== 'number'`, `value <= 0` and `value === Infinity` were killed before this mark
   return typeof value === 'number' && value > 0 && value !== Infinity ? value : 0;
 }
 
@@ -191,9 +192,11 @@ export class RetryPolicy extends PolicyBase<RetryEvents> {
     // The first attempt runs without any extra allocation beyond one `then`; the retry loop
     // only exists once something failed.
     return next(ctx).then(
+      // Stryker disable next-line ConditionalExpression: `false` for `handleResult === undefined` is equivalent (the handler then runs with no handleResult on an untimed call: it skips safeTest, and succeeded(UNTIMED) emits nothing); the other five ConditionalExpression mutants of this line were killed before this mark
       handleResult === undefined && startedAt === UNTIMED
         ? undefined
         : (value: unknown) => {
+            // Stryker disable next-line ConditionalExpression: `true` for `handleResult !== undefined` is equivalent (with no handleResult, safeTest(undefined, value) catches the TypeError and returns false); the other three ConditionalExpression mutants of this line were killed before this mark
             if (handleResult !== undefined && safeTest(handleResult, value) && !ctx.aborted) {
               return this.retryLoop(ctx, next, { error: undefined, result: value, isResult: true }, startedAt);
             }
@@ -212,6 +215,7 @@ export class RetryPolicy extends PolicyBase<RetryEvents> {
 
   private withinBudget(budget: RetryBudget | undefined, attempt: number, failure: Failure): boolean {
     if (budget === undefined || budget.tryRetry()) return true;
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (emit() with no listener and no channel subscriber calls nothing; wants() only saves building the event); `false` was killed before this mark
     if (this.events.wants('budgetExhausted')) {
       this.events.emit('budgetExhausted', { attempt: attempt + 1, error: failure.isResult ? failure.result : failure.error });
     }
@@ -233,6 +237,7 @@ export class RetryPolicy extends PolicyBase<RetryEvents> {
       }
       const backoffMs = backoff.delayMs({ retry: attempt, previousDelayMs, random });
       const wanted = Math.max(backoffMs, failure.isResult ? 0 : retryAfterOf(failure.error));
+      // Stryker disable next-line EqualityOperator: `wanted <= maxDelayMs` is equivalent (when they are equal both branches give maxDelayMs); `wanted >= maxDelayMs` was killed before this mark
       const delayMs = wanted < maxDelayMs ? wanted : maxDelayMs;
       previousDelayMs = delayMs;
       if (this.events.wants('retry')) {
@@ -251,6 +256,7 @@ export class RetryPolicy extends PolicyBase<RetryEvents> {
       }
       try {
         const value = await next(ctx.withAttempt(attempt + 1));
+        // Stryker disable next-line ConditionalExpression: `true` for `handleResult !== undefined` is equivalent (with no handleResult, safeTest(undefined, value) catches the TypeError and returns false); the other two ConditionalExpression mutants of this line were killed before this mark
         if (handleResult !== undefined && safeTest(handleResult, value)) {
           failure = { error: undefined, result: value, isResult: true };
           continue;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConsecutiveFailures } from '../../src/circuit-breaker/consecutive-failures.js';
-import { readCircuitBreakerOptions, type CircuitBreakerOptions } from '../../src/circuit-breaker/options.js';
+import { readCircuitBreakerOptions, type CircuitBreakerOptions, type CircuitBreakerSnapshot } from '../../src/circuit-breaker/options.js';
 import { tripRuleFor, type TripRule } from '../../src/circuit-breaker/trip-rule.js';
 import { WindowRatio } from '../../src/circuit-breaker/window-ratio.js';
 import { TestClock } from '../../src/testing/index.js';
@@ -60,5 +60,45 @@ describe('WindowRatio', () => {
     const byRatio = ruleFor({ consecutiveFailures: 2, slowCallMs: 10, slowCallRatio: 0.5, windowCalls: 4, minimumThroughput: 4 });
     expect(feed(byRatio, 'WSFW')).toEqual([false, false, false, true]);
     expect(byRatio.counts(new TestClock())).toEqual({ calls: 4, failures: 1, slowCalls: 2, consecutiveFailures: 0 });
+  });
+
+  it('restores a window of its own kind, and starts a window of another kind fresh (the options changed between deploys)', () => {
+    const clock = new TestClock();
+    const byTime = () => ruleFor({ failureRatio: 0.5, windowMs: 1000, minimumThroughput: 1 });
+    const byCount = () => ruleFor({ failureRatio: 0.5, windowCalls: 10, minimumThroughput: 1 });
+    const [time, count] = [byTime(), byCount()];
+    feed(time, 'FWF');
+    feed(count, 'FWF');
+    const timeSnapshot = time.snapshot(0) as CircuitBreakerSnapshot;
+    const countSnapshot = count.snapshot(0) as CircuitBreakerSnapshot;
+    const everything = { calls: 3, failures: 2, slowCalls: 1, consecutiveFailures: 1 };
+
+    const countAgain = byCount();
+    countAgain.restore(countSnapshot, 0);
+    expect(countAgain.counts(clock)).toEqual(everything);
+    const timeAgain = byTime();
+    timeAgain.restore(timeSnapshot, 0);
+    expect(timeAgain.counts(clock)).toEqual(everything);
+
+    // The streak is the breaker's, not the window's: it carries over.
+    const countFromTime = byCount();
+    countFromTime.restore(timeSnapshot, 0);
+    expect(countFromTime.counts(clock)).toEqual({ calls: 0, failures: 0, slowCalls: 0, consecutiveFailures: 1 });
+    const timeFromCount = byTime();
+    timeFromCount.restore(countSnapshot, 0);
+    expect(timeFromCount.counts(clock)).toEqual({ calls: 0, failures: 0, slowCalls: 0, consecutiveFailures: 1 });
+  });
+
+  it('a restored time window retires its buckets as they age, slow calls included', () => {
+    // 10 buckets of 100 ms: a slow call at 0 and a success at 500, restored at 500.
+    const options = { failureRatio: 0.5, windowMs: 1000, minimumThroughput: 1 } as const;
+    const original = ruleFor(options);
+    original.record(0, false, true);
+    original.record(500, false, false);
+    const restored = ruleFor(options);
+    restored.restore(original.snapshot(500) as CircuitBreakerSnapshot, 500);
+    expect(restored.counts(new TestClock(500))).toEqual({ calls: 2, failures: 0, slowCalls: 1, consecutiveFailures: 0 });
+    // At 1050 the bucket of 0 has left the window, the bucket of 500 has not.
+    expect(restored.counts(new TestClock(1050))).toEqual({ calls: 1, failures: 0, slowCalls: 0, consecutiveFailures: 0 });
   });
 });

@@ -37,5 +37,8 @@ describe('the signal option', () => {
     expect(isAbortSignal(AbortSignal.abort())).toBe(true);
     expect(isAbortSignal({ aborted: false, addEventListener: listen })).toBe(true);
     for (const [, value] of notSignals) expect(isAbortSignal(value)).toBe(false);
+    // Nor null (a foreign policy's context may carry signal: null), without reading a property of it.
+    expect(isAbortSignal(null)).toBe(false);
+    expect(isAbortSignal(undefined)).toBe(false);
   });
 });

@@ -46,6 +46,15 @@ describe('exponentialBackoff delays, exactly', () => {
     expect(at(decorrelated, 1, 1_000, 5)).toBe(1_000);
   });
 
+  it('decorrelated jitter stays at the cap where base + (cap − base) rounds past it', () => {
+    // In binary floating point 0.3 + (0.9 − 0.3) is 0.9000000000000001: a random of 1 (how one
+    // of 1 or more is read) would land just past maxMs without the final clamp.
+    expect(0.3 + (0.9 - 0.3)).toBeGreaterThan(0.9);
+    const decorrelated = exponentialBackoff({ initialMs: 0.3, maxMs: 0.9, jitter: 'decorrelated' });
+    expect(at(decorrelated, 1, 0.9, 2)).toBe(0.9);
+    expect(at(decorrelated, 7, 0.9, 2)).toBe(0.9);
+  });
+
   it('no jitter: base · factor^(retry−1), capped; a zero base stays 0 even when factor^retry overflows', () => {
     const none = exponentialBackoff({ ...base, jitter: 'none' });
     expect([1, 2, 3, 7, 8].map((n) => at(none, 0.5, 0, n))).toEqual([100, 200, 400, 6_400, 10_000]);

@@ -11,6 +11,7 @@ import {
   RateLimitedError,
   RateLimiterUnavailableError,
   retry,
+  retryBudget,
   TimeoutError,
   type RetryEvent,
 } from '../../src/index.js';
@@ -257,6 +258,11 @@ describe('retry', () => {
 
   it('throws a TypeError when options are missing', () => {
     expect(() => retry(undefined as never)).toThrow(TypeError);
+    expect(() => retry(undefined as never)).toThrow(/retry options must be an object/);
+  });
+
+  it('rejects a clock that is not one, naming the option', () => {
+    expect(() => retry({ maxRetries: 1, clock: {} as never })).toThrow(/"clock"/);
   });
 });
 
@@ -416,5 +422,99 @@ describe('backoffs', () => {
     expect(decorrelated.delayMs({ retry: 1, previousDelayMs: 0, random: () => 0 })).toBe(100);
     expect(decorrelated.delayMs({ retry: 2, previousDelayMs: 200, random: () => 0.5 })).toBe(350);
     expect(decorrelated.delayMs({ retry: 9, previousDelayMs: 900, random: () => 0.999 })).toBeLessThanOrEqual(1000);
+  });
+});
+
+describe('retry outcomes and their events', () => {
+  it('retries a thrown null and rejects with it untouched', async () => {
+    const clock = new TestClock();
+    let calls = 0;
+    const call = track(
+      retry({ maxRetries: 1, backoff: constantBackoff(5), clock }).execute(() => {
+        calls++;
+        return Promise.reject(null);
+      }),
+    );
+    await clock.advance(5);
+    expect(call.status).toBe('rejected');
+    expect(call.error).toBe(null);
+    expect(calls).toBe(2);
+  });
+
+  it('returns a result handleResult accepts after one call, without a retry', async () => {
+    const clock = new TestClock();
+    const policy = retry({ maxRetries: 3, backoff: constantBackoff(1), handleResult: (v) => v === 'busy', clock });
+    const retries: RetryEvent[] = [];
+    policy.on('retry', (e) => retries.push(e));
+    let calls = 0;
+    const call = track(policy.execute(() => (calls++, 'ok')));
+    await clock.advance(10);
+    expect(call.value).toBe('ok');
+    expect(calls).toBe(1);
+    expect(retries).toEqual([]);
+  });
+
+  it('returns a handled result that may not be retried (maxRetries 0, or a handle refusing every error) instead of throwing', async () => {
+    const clock = new TestClock();
+    for (const options of [{ maxRetries: 0 }, { maxRetries: 2, handle: () => false }]) {
+      let calls = 0;
+      const call = track(
+        retry({ ...options, backoff: constantBackoff(1), handleResult: (v) => v === 'busy', clock }).execute(() => (calls++, 'busy')),
+      );
+      await clock.advance(10);
+      // A handled result is retried whatever handle says (handle judges errors); maxRetries still caps it.
+      expect(call.status).toBe('fulfilled');
+      expect(call.value).toBe('busy');
+      expect(calls).toBe(options.maxRetries + 1);
+    }
+  });
+
+  it('reports a result retry with the result, and the last handled result returned as a success', async () => {
+    const clock = new TestClock();
+    const policy = retry({ maxRetries: 1, backoff: constantBackoff(3), handleResult: (v) => v === 'busy', clock });
+    const retries: RetryEvent[] = [];
+    const outcomes: string[] = [];
+    policy.on('retry', (e) => retries.push(e));
+    policy.on('success', () => outcomes.push('success'));
+    policy.on('failure', () => outcomes.push('failure'));
+    const call = track(policy.execute(() => 'busy'));
+    await clock.advance(10);
+    expect(call.value).toBe('busy');
+    expect(retries).toEqual([{ attempt: 2, delayMs: 3, error: undefined, result: 'busy' }]);
+    expect(outcomes).toEqual(['success']);
+  });
+
+  it('tells budgetExhausted the attempt that would have started and what failed (the error, or the handled result)', async () => {
+    const clock = new TestClock();
+    const budget = retryBudget({ ratio: 0, minPerSecond: 0, clock });
+    const down = new Error('down');
+    for (const [fn, cause] of [
+      [() => Promise.reject(down), down],
+      [() => 'busy', 'busy'],
+    ] as const) {
+      const policy = retry({ maxRetries: 3, backoff: constantBackoff(1), handleResult: (v) => v === 'busy', budget, clock });
+      const exhausted: unknown[] = [];
+      policy.on('budgetExhausted', (e) => exhausted.push(e));
+      const call = track(policy.execute(fn));
+      await clock.advance(10);
+      expect(call.status).toBe(cause === down ? 'rejected' : 'fulfilled');
+      expect(exhausted).toEqual([{ attempt: 2, error: cause }]);
+    }
+  });
+
+  it('emits failure with the caller\'s reason, and no success, when aborted during a wait', async () => {
+    const clock = new TestClock();
+    const controller = new AbortController();
+    const policy = retry({ maxRetries: 3, backoff: constantBackoff(1_000), clock });
+    const outcomes: unknown[] = [];
+    policy.on('success', () => outcomes.push('success'));
+    policy.on('failure', (e) => outcomes.push(e.error));
+    const call = track(policy.execute(() => Promise.reject(new Error('down')), { signal: controller.signal }));
+    await clock.advance(10);
+    const reason = new Error('user left');
+    controller.abort(reason);
+    await flush();
+    expect(call.error).toBe(reason);
+    expect(outcomes).toEqual([reason]);
   });
 });

@@ -17,7 +17,7 @@ type Entry = {
   measuredAt: string;
   counts: Record<string, number>;
   survivors: Array<{ line: number; mutator: string; original: string; replacement: string; status: string }>;
-  ignored: Array<{ line: number; mutator: string; reason: string }>;
+  ignored: Array<{ line: number; column?: number; mutator: string; replacement?: string; reason: string }>;
 };
 type MutationRecord = Record<string, Entry>;
 const summary = (await import(new URL('../../scripts/mutation-summary.mjs', import.meta.url).href)) as {
@@ -142,7 +142,7 @@ describe('scripts/mutation-summary.mjs', () => {
       measuredAt: DAY1,
       counts: { total: 3, killed: 1, timeout: 0, survived: 0, noCoverage: 1, errors: 0, ignored: 1, staticSkipped: 0, pending: 0 },
       survivors: [{ line: 1, column: 11, mutator: 'EqualityOperator', original: 'a < b', replacement: 'a <= b', status: 'NoCoverage' }],
-      ignored: [{ line: 1, column: 11, mutator: 'EqualityOperator', reason: 'same value either way' }],
+      ignored: [{ line: 1, column: 11, mutator: 'EqualityOperator', replacement: 'a <= b', reason: 'same value either way' }],
     });
   });
 
@@ -201,10 +201,36 @@ describe('scripts/mutation-summary.mjs', () => {
     expect(page).toContain('## Survivors (2)');
     expect(page).toContain('| `src/retry/backoff.ts:1` | EqualityOperator | `a < b` | `a <= b` | survived |');
     expect(page).toContain('| `src/http/fetch.ts:1` | EqualityOperator | `a < b` | `a <= b` | no coverage |');
-    expect(page).toContain('| `src/http/fetch.ts:1` | EqualityOperator | same value either way |');
+    expect(page).toContain('| `src/http/fetch.ts:1` | EqualityOperator | `a <= b` | same value either way |');
     // The static mutant a run skipped is not listed as an equivalent one.
     expect(page).toContain('## Ignored as equivalent (1)');
     expect(page).not.toContain('**Stale**');
+  });
+
+  it('lists each ignored mutant once: the two of one mark by their replacements, identical entries of an older record as one row with their count', () => {
+    const source = 'if (done) return;\n';
+    const reason = '`false` is equivalent (never done here); `true` was killed before this mark';
+    const condition = (replacement: string) =>
+      mutant('Ignored', 1, { mutatorName: 'ConditionalExpression', replacement, statusReason: reason, location: loc(1, 5, 4) });
+    const report = { files: { 'src/core/abort.ts': { source, mutants: [condition('true'), condition('false'), mutant('Killed', 1)] } } };
+    const { record } = mergeReport({}, report, { measuredAt: DAY1 });
+    // An entry of fifo.ts from before replacements were recorded: its two mutants look the same.
+    const old = { line: 4, column: 9, mutator: 'ConditionalExpression', reason: 'same either way' };
+    record['src/core/fifo.ts'] = {
+      ...entryFromReport('src/core/fifo.ts', { source: 'x', mutants: [] }, DAY1),
+      counts: { total: 3, killed: 1, timeout: 0, survived: 0, noCoverage: 0, errors: 0, ignored: 2, staticSkipped: 0, pending: 0 },
+      ignored: [old, old],
+    };
+    const page = renderSummary(record, { hashOf: today({ 'src/core/abort.ts': source, 'src/core/fifo.ts': 'x' }), candidates, generatedAt: DAY2 });
+    const rows = page.split('\n').filter((line) => /^\| `src\/core\/(abort|fifo)\.ts:\d+` \| ConditionalExpression/.test(line));
+    expect(rows).toEqual([
+      `| \`src/core/abort.ts:1\` | ConditionalExpression | \`true\` | ${reason} |`,
+      `| \`src/core/abort.ts:1\` | ConditionalExpression | \`false\` | ${reason} |`,
+      '| `src/core/fifo.ts:4` | ConditionalExpression | not recorded (2 mutants) | same either way |',
+    ]);
+    // The heading and the score table still count mutants, not rows: 2 + 2.
+    expect(page).toContain('## Ignored as equivalent (4)');
+    expect(page).toContain('| **all measured files** (2) |  | 6 | 2 | 0 | 0 | 0 | 0 | 4 | 0 |');
   });
 
   it('marks a row stale once its source changes (or goes), and leaves it out of the totals and the survivors', () => {
