@@ -5,7 +5,9 @@
 //    - "json": serializes a ~4 KB JSON body (40 catalogue items) per request. CPU work, not a
 //      sleep: a simulated 1–2 ms downstream would be idle time that hides any guard behind
 //      timer jitter, while serializing is the work a small real handler does on every request;
-//    - "empty": answers "ok", so that the guard's own cost is as large a share as it can be.
+//    - "empty": answers "ok", so that the guard's own cost is as large a share as it can be;
+//    - "call": the shape of most service routes: it fetches a small JSON document from a healthy
+//      downstream on loopback (keep-alive, answered at once, no sleep) and returns it.
 //    Guards: breakwater with a per-client limiter (the job the peers do), breakwater as in the
 //    docs' recipes (per-client limiter, then a bulkhead with a queue and a 2 s deadline), and
 //    the peer. Latency with one connection, so that p50 is the time one request takes, not a
@@ -66,6 +68,14 @@ async function serve() {
     res.writeHead(503, { 'content-type': 'text/plain' }).end('down');
   });
   const downUrl = `http://${HOST}:${await listen(downstream)}/`;
+  // The healthy downstream of the "call" route: a small JSON document, answered at once.
+  const healthyBody = JSON.stringify({ sku: 'sku-1000', inStock: true, quantity: 12 });
+  const healthy = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(healthyBody) }).end(healthyBody);
+  });
+  const healthyUrl = `http://${HOST}:${await listen(healthy)}/`;
+  const stock = async () => (await fetch(healthyUrl)).json();
 
   // What the peers do, as a breakwater guard: a bucket per client IP that never runs dry here.
   const perClient = () => bw.keyedRateLimiter({ capacity: 1e9, refillPerSecond: 1e9, maxKeys: 10_000, name: 'per-client' });
@@ -86,6 +96,7 @@ async function serve() {
   const routes = (router) => {
     router.get('/empty', (_req, res) => res.send('ok'));
     router.get('/json', (_req, res) => res.json(body));
+    router.get('/call', async (_req, res) => res.json(await stock()));
     return router;
   };
   const expressLimiter = perClient();
@@ -133,6 +144,7 @@ async function serve() {
   const fastifyRoutes = (api) => {
     api.get('/empty', async () => 'ok');
     api.get('/json', async () => body);
+    api.get('/call', async () => stock());
   };
   await fastify.register(async (api) => fastifyRoutes(api), { prefix: '/bare' });
   const fastifyLimiter = perClient();
@@ -196,6 +208,8 @@ async function serve() {
     expressServer.close();
     downstream.closeAllConnections();
     downstream.close();
+    healthy.closeAllConnections();
+    healthy.close();
     await fastify.close();
     process.disconnect();
   });
@@ -211,7 +225,7 @@ const VARIANTS = [
   ['peer', '/peer'],
 ];
 const PEERS = { express: 'express-rate-limit', fastify: '@fastify/rate-limit' };
-const ROUTES = ['json', 'empty'];
+const ROUTES = ['json', 'empty', 'call'];
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);

@@ -31,7 +31,7 @@ export function renderHttp(report) {
   lines.push(`### Healthy routes: ${int(s.healthyAmount)} requests × ${s.rounds} rounds per row; latency with ${s.connections} connection, requests/s with ${s.throughputConnections ?? '?'}`);
   lines.push('');
   lines.push(
-    '`json` serializes a ~4 KB JSON body (40 items) per request; `empty` answers `ok`. Every row is one route behind one guard, on the same app; ' +
+    '`json` serializes a ~4 KB JSON body (40 items) per request; `empty` answers `ok`; `call` fetches a small JSON document from a healthy downstream on loopback (keep-alive, answered at once) and returns it, as most service routes do. Every row is one route behind one guard, on the same app; ' +
       'the rows of one route run back to back in each round, in rotating order. Latency comes from runs with one connection (p50 is one request\'s time, not a queue); requests/s from a second run of each row with several connections. Figures are medians over rounds; **× bare** is the median ' +
       'of the per-round ratios of the row\'s p50 to the bare route\'s p50 in the same round. The breakwater limiter never runs dry and the peers\' limits are never reached, so every request does the whole work.',
   );
