@@ -26,6 +26,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { httpEnvironment } from './lib/env.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
 const HOST = '127.0.0.1';
@@ -211,7 +212,7 @@ async function main(argv) {
     const delta = bare === undefined || variant === 'bare' ? '—' : `${Math.round(perRequest[row] - bare).toLocaleString('en-US')} (${(((perRequest[row] - bare) / bare) * 100).toFixed(1)} %)`;
     console.log(`| ${framework} | ${name(framework, variant)} | ${Math.round(perRequest[row]).toLocaleString('en-US')} | ${delta} |`);
   }
-  if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ asyncContext, warmup: WARMUP, requests: COUNTED, perRequest }, null, 2)}\n`);
+  if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ environment: httpEnvironment(), asyncContext, warmup: WARMUP, requests: COUNTED, perRequest }, null, 2)}\n`);
 }
 
 if (process.argv[2] === '--serve') await serve(process.argv[3], process.argv[4], process.argv[5], process.argv[6] === 'async-context');

@@ -31,6 +31,7 @@
 import { fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { httpEnvironment } from './lib/env.mjs';
 import { HTTP_JSON, writeHttpDocs } from './lib/http-report.mjs';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -288,7 +289,7 @@ async function main(argv) {
       });
     });
 
-  const report = { settings, environment: await environmentOf(), healthy: [], failing: [] };
+  const report = { settings, environment: httpEnvironment(), healthy: [], failing: [] };
   const log = (line) => console.error(line);
 
   // 1. Healthy routes. Warm every route up first (JIT, connection setup).
@@ -373,25 +374,6 @@ async function main(argv) {
     console.error('bench/http.mjs: some requests were not answered');
     process.exitCode = 1;
   }
-}
-
-async function environmentOf() {
-  const { environment } = await import('./lib/env.mjs');
-  const env = environment();
-  const version = (name) => {
-    try {
-      return JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')).version;
-    } catch {
-      return 'not installed';
-    }
-  };
-  return {
-    date: env.date,
-    machine: `${env.cpu}, ${env.cores} cores, ${env.os}`,
-    node: env.node,
-    breakwater: env.breakwater,
-    packages: Object.fromEntries(['express', 'express-rate-limit', 'fastify', '@fastify/rate-limit', 'autocannon'].map((n) => [n, version(n)])),
-  };
 }
 
 if (process.argv[2] === '--serve') await serve();

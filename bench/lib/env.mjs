@@ -40,3 +40,15 @@ export function environment() {
     ),
   };
 }
+
+/** The environment of the HTTP benches: the machine, and the frameworks and peers they load. */
+export function httpEnvironment() {
+  const env = environment();
+  return {
+    date: env.date,
+    machine: `${env.cpu}, ${env.cores} cores, ${env.os}`,
+    node: env.node,
+    breakwater: env.breakwater,
+    packages: Object.fromEntries(['express', 'express-rate-limit', 'fastify', '@fastify/rate-limit', 'autocannon'].map((n) => [n, versionOf(n)])),
+  };
+}
