@@ -13,6 +13,7 @@ import { breakwaterErrorHandler, guard, requestDeadline, requestSignal } from '.
 import { rateLimiter } from '../../src/rate-limit/index.js';
 import http from 'node:http';
 import { timeout } from '../../src/timeout/index.js';
+import { existingLifetime, type RequestOutcome } from '../../src/http/request-lifetime.js';
 import { deferred, track } from '../helpers.js';
 import {
   abandon,
@@ -615,5 +616,50 @@ describe('requestSignal without private fields', () => {
     await request(`${r.url}/guarded`);
     expect(outcomes).toEqual(['TypeError', 'signal']);
     expect(requestDeadline({} as http.IncomingMessage)).toBeUndefined();
+  });
+});
+
+describe('requestSignal asked for late', () => {
+  it('after the response finished, or after the connection closed, it knows how the request ended', async () => {
+    const seen: Record<string, { aborted: boolean; reason?: string; outcome?: RequestOutcome; atOnce?: boolean }> = {};
+    const note = (label: string, req: http.IncomingMessage): void => {
+      const signal = requestSignal(req);
+      const entry: (typeof seen)[string] = { aborted: signal.aborted };
+      if (signal.aborted) entry.reason = (signal.reason as Error).name;
+      // Settled at once when the request already ended: no 'close' is left to wait for.
+      existingLifetime(req)!.whenDone((outcome) => (entry.outcome = outcome));
+      entry.atOnce = entry.outcome !== undefined;
+      seen[label] = entry;
+    };
+    let abandoned: () => void = () => {};
+    const closedMidResponse = new Promise<void>((resolve) => (abandoned = resolve));
+    const app = express();
+    // Flushed but not yet closed: 'finish' comes a turn before 'close'.
+    app.get('/finished', (req, res) => {
+      res.on('finish', () => note('finished', req));
+      res.status(201).send('done');
+    });
+    app.get('/closed', (req, res) => {
+      res.on('close', () => note('closed', req));
+      res.status(202).send('done');
+    });
+    app.get('/gone', (req, res) => {
+      res.on('close', () => {
+        note('gone', req);
+        abandoned();
+      });
+      res.write('partial');
+    });
+    const url = await serve(app);
+    await request(`${url}/finished`);
+    await request(`${url}/closed`);
+    await abandon(`${url}/gone`, 'mid-response');
+    await closedMidResponse;
+    await eventually(() => expect(Object.keys(seen)).toHaveLength(3));
+    expect(seen).toEqual({
+      finished: { aborted: false, outcome: { finished: true, statusCode: 201 }, atOnce: true },
+      closed: { aborted: false, outcome: { finished: true, statusCode: 202 }, atOnce: true },
+      gone: { aborted: true, reason: 'AbortError', outcome: { finished: false }, atOnce: true },
+    });
   });
 });
