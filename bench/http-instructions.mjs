@@ -1,8 +1,11 @@
 // Instructions per request of the HTTP guards, counted by valgrind's callgrind in the server
 // process: the one figure of a guard's cost that a shared, noisy machine does not move.
 //
-// Each row is one app (Express 5 or Fastify 5) with one route, `GET /empty` answering "ok",
-// in front of which sits one variant: nothing (bare), breakwater's guard with a per-client
+// Each row is one app (Express 5 or Fastify 5) with one route: `GET /empty` answering "ok", or
+// with --route call `GET /call`, the shape of most service routes, which fetches a small JSON
+// document from a healthy downstream (served by this process, so not counted) and returns it,
+// in front of which sits one variant: nothing (bare), a no-op middleware or hook (what any
+// middleware costs the framework), breakwater's guard with a per-client
 // limiter, the docs' recipe (per-client limiter, then a bulkhead with a queue and a deadline),
 // or the framework's peer (express-rate-limit, @fastify/rate-limit), configured as in
 // bench/http.mjs. The server runs under callgrind (`--single-threaded`, young generation pinned
@@ -19,9 +22,10 @@
 //
 // Needs valgrind (`apt-get install -y valgrind`); a row takes two to six minutes.
 // Usage: npm run bench:http-instructions -- [--only express:bare,fastify:guard]
-//          [--async-context] [--dist dist] [--json file.json]
+//          [--route empty|call] [--async-context] [--dist dist] [--json file.json]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -34,19 +38,20 @@ const HOST = '127.0.0.1';
 const built = (dist, file) => pathToFileURL(resolve(fileURLToPath(new URL('..', import.meta.url)), dist, file)).href;
 const WARMUP = 5_000;
 const COUNTED = 2_000;
-const VARIANTS = ['bare', 'guard', 'recipe', 'peer'];
+const VARIANTS = ['bare', 'noop', 'guard', 'recipe', 'peer'];
 const PEERS = { express: 'express-rate-limit', fastify: '@fastify/rate-limit' };
 
 // ---------------------------------------------------------------------------------------------
 // The app (child process, under callgrind)
 
-async function serve(dist, framework, variant, asyncContext) {
+async function serve(dist, framework, variant, asyncContext, downstreamUrl) {
   const bw = await import(built(dist, 'index.js'));
   if (asyncContext) bw.runWithDeadline({ atMs: Infinity, clock: bw.systemClock }, () => {});
   const perClient = () => bw.keyedRateLimiter({ capacity: 1e9, refillPerSecond: 1e9, maxKeys: 10_000, name: 'per-client' });
   const shed = () => bw.bulkhead({ maxConcurrent: 256, maxQueue: 256 });
   const deadline = { deadlineHeader: 'x-request-timeout-ms', deadlineMs: 2_000 };
   const exit = () => setTimeout(() => process.exit(0), 10);
+  const stock = async () => (await fetch(downstreamUrl)).json();
   let port;
   if (framework === 'fastify') {
     const { default: Fastify } = await import('fastify');
@@ -56,6 +61,7 @@ async function serve(dist, framework, variant, asyncContext) {
     const limiter = perClient();
     const variants = {
       bare: async () => {},
+      noop: async (api) => api.addHook('onRequest', (_request, _reply, done) => done()),
       guard: async (api) => api.register(guard.breakwaterGuard, { policy: (request) => limiter.get(request.ip) }),
       recipe: async (api) => {
         await api.register(guard.breakwaterGuard, { policy: (request) => limiter.get(request.ip) });
@@ -66,6 +72,7 @@ async function serve(dist, framework, variant, asyncContext) {
     await app.register(async (api) => {
       await variants[variant](api);
       api.get('/empty', async () => 'ok');
+      api.get('/call', async () => stock());
       api.get('/exit', async () => {
         exit();
         return 'bye';
@@ -77,11 +84,11 @@ async function serve(dist, framework, variant, asyncContext) {
     const { default: express } = await import('express');
     const { rateLimit } = await import('express-rate-limit');
     const guard = await import(built(dist, 'express.js'));
-    const http = await import('node:http');
     const app = express();
     const limiter = perClient();
     const variants = {
       bare: [],
+      noop: [(_req, _res, next) => next()],
       guard: [guard.guard((req) => limiter.get(req.ip ?? ''))],
       recipe: [guard.guard((req) => limiter.get(req.ip ?? '')), guard.guard(shed(), deadline)],
       peer: [rateLimit({ windowMs: 60_000, limit: 1e9, standardHeaders: 'draft-8', legacyHeaders: false })],
@@ -92,6 +99,7 @@ async function serve(dist, framework, variant, asyncContext) {
     });
     if (variants[variant].length > 0) app.use(...variants[variant]);
     app.get('/empty', (_req, res) => res.send('ok'));
+    app.get('/call', async (_req, res) => res.json(await stock()));
     const server = http.createServer(app);
     await new Promise((resolve) => server.listen(0, HOST, resolve));
     port = server.address().port;
@@ -128,7 +136,7 @@ async function client(port) {
 }
 
 /** Instructions per request of `COUNTED` requests to one app under callgrind, after `WARMUP`. */
-async function count(dist, framework, variant, asyncContext) {
+async function count(dist, framework, variant, asyncContext, route, downstreamUrl) {
   const dir = mkdtempSync(join(tmpdir(), 'breakwater-http-instructions-'));
   try {
     const child = spawn(
@@ -149,6 +157,7 @@ async function count(dist, framework, variant, asyncContext) {
         framework,
         variant,
         asyncContext ? 'async-context' : 'plain',
+        downstreamUrl,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -166,9 +175,9 @@ async function count(dist, framework, variant, asyncContext) {
       child.once('exit', (code) => reject(new Error(`the app exited with ${code} before listening:\n${stderr.slice(-2000)}`)));
     });
     const connection = await client(port);
-    for (let i = 0; i < WARMUP; i++) await connection.get('/empty');
+    for (let i = 0; i < WARMUP; i++) await connection.get(route);
     execFileSync('callgrind_control', ['--zero', String(child.pid)], { stdio: 'ignore' });
-    for (let i = 0; i < COUNTED; i++) await connection.get('/empty');
+    for (let i = 0; i < COUNTED; i++) await connection.get(route);
     execFileSync('callgrind_control', ['--dump', String(child.pid)], { stdio: 'ignore' });
     await connection.get('/exit');
     connection.close();
@@ -195,14 +204,31 @@ async function main(argv) {
   const all = ['express', 'fastify'].flatMap((framework) => VARIANTS.map((variant) => `${framework}:${variant}`));
   const only = option(argv, '--only')?.split(',') ?? all;
   for (const row of only) if (!all.includes(row)) throw new Error(`unknown row ${row}; rows: ${all.join(', ')}`);
+  const route = `/${option(argv, '--route') ?? 'empty'}`;
+  if (route !== '/empty' && route !== '/call') throw new Error(`unknown route ${route.slice(1)}; routes: empty, call`);
+  // The call route's healthy downstream lives here, outside the count.
+  const body = JSON.stringify({ sku: 'sku-1000', inStock: true, quantity: 12 });
+  const downstream = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+  });
+  await new Promise((resolve) => downstream.listen(0, HOST, resolve));
+  const downstreamUrl = `http://${HOST}:${downstream.address().port}/`;
   const perRequest = {};
   for (const row of only) {
     const [framework, variant] = row.split(':');
-    perRequest[row] = await count(dist, framework, variant, asyncContext);
+    perRequest[row] = await count(dist, framework, variant, asyncContext, route, downstreamUrl);
     console.error(`${row}: ${Math.round(perRequest[row])} instructions per request`);
   }
-  const name = (framework, variant) => (variant === 'peer' ? PEERS[framework] : variant === 'bare' ? 'bare' : `breakwater: ${variant === 'guard' ? 'per-client limiter' : 'recipe (limiter, bulkhead with queue, deadline)'}`);
-  console.log(`Instructions per request in the server (callgrind${asyncContext ? ', async context tracking on' : ''}), GET /empty; Δ over the bare app of the same framework.`);
+  const names = {
+    bare: () => 'bare',
+    noop: (framework) => (framework === 'express' ? 'a middleware that only calls next()' : "an onRequest hook that only calls done()"),
+    guard: () => 'breakwater: per-client limiter',
+    recipe: () => 'breakwater: recipe (limiter, bulkhead with queue, deadline)',
+    peer: (framework) => PEERS[framework],
+  };
+  const name = (framework, variant) => names[variant](framework);
+  console.log(`Instructions per request in the server (callgrind${asyncContext ? ', async context tracking on' : ''}), GET ${route}; Δ over the bare app of the same framework.`);
   console.log('');
   console.log('| framework | in front of the route | instructions per request | Δ over bare |');
   console.log('| --- | --- | ---: | ---: |');
@@ -212,8 +238,9 @@ async function main(argv) {
     const delta = bare === undefined || variant === 'bare' ? '—' : `${Math.round(perRequest[row] - bare).toLocaleString('en-US')} (${(((perRequest[row] - bare) / bare) * 100).toFixed(1)} %)`;
     console.log(`| ${framework} | ${name(framework, variant)} | ${Math.round(perRequest[row]).toLocaleString('en-US')} | ${delta} |`);
   }
-  if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ environment: httpEnvironment(), asyncContext, warmup: WARMUP, requests: COUNTED, perRequest }, null, 2)}\n`);
+  downstream.close();
+  if (jsonFile !== undefined) writeFileSync(jsonFile, `${JSON.stringify({ environment: httpEnvironment(), route, asyncContext, warmup: WARMUP, requests: COUNTED, perRequest }, null, 2)}\n`);
 }
 
-if (process.argv[2] === '--serve') await serve(process.argv[3], process.argv[4], process.argv[5], process.argv[6] === 'async-context');
+if (process.argv[2] === '--serve') await serve(process.argv[3], process.argv[4], process.argv[5], process.argv[6] === 'async-context', process.argv[7]);
 else await main(process.argv.slice(2));
