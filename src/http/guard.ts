@@ -268,8 +268,11 @@ class Call<Request, Reply> implements GuardedCall<Request, Reply> {
     if (this.fieldsWritten) return;
     this.fieldsWritten = true;
     const standard = this.adapter.settings.rateLimitHeaders;
-    if (standard === false || this.adapter.rawResponse(this.reply).headersSent) return;
-    writeRateLimitFields(rateLimitersOf(this.policy), standard, this.adapter.headers, this.reply);
+    if (standard === false) return;
+    // Asked before the response is: a read of Express's response costs a prototype walk.
+    const limiters = rateLimitersOf(this.policy);
+    if (limiters.length === 0 || this.adapter.rawResponse(this.reply).headersSent) return;
+    writeRateLimitFields(limiters, standard, this.adapter.headers, this.reply);
   }
 
   private run(): Promise<RequestOutcome> {
