@@ -212,6 +212,9 @@ async function main(argv) {
     req.resume();
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
   });
+  // Under valgrind a request can take seconds: the default 5 s keep-alive would close the
+  // app's pooled connection just as it sends on it (ECONNRESET, a 500 from the route).
+  downstream.keepAliveTimeout = 600_000;
   await new Promise((resolve) => downstream.listen(0, HOST, resolve));
   const downstreamUrl = `http://${HOST}:${downstream.address().port}/`;
   const perRequest = {};
