@@ -48,7 +48,7 @@ export class RequestLifetime {
       }
     };
     // `destroyed` and `finished` are own fields, cheap to read; `writableFinished` is a getter
-    // found on the prototype chain, which Express gives every response anew (see below).
+    // looked up along the prototype chain, with no inline cache to help on Express (see below).
     if (res.destroyed) this.outcome = res.writableFinished ? finishedWith(res.statusCode) : NOT_FINISHED;
     else if (res.finished && res.writableFinished) this.outcome = finishedWith(res.statusCode);
     else res.on('close', this.onClose);
@@ -111,9 +111,9 @@ function clientGone(): DOMException {
  * Where a request keeps its lifetime: a property under our own symbol. Every guarded request
  * gets it, so the requests keep one shape; it is cheaper than a WeakMap entry, whose ephemeron
  * the collector must trace, per request (a WeakMap measured 39,000 more instructions per
- * Fastify request). Whether it is there is asked with `Object.hasOwn`: Express gives every
- * request a prototype chain of its own, so reading an absent property would walk that whole
- * chain with no inline cache to help.
+ * Fastify request). Whether it is there is asked with `Object.hasOwn`: Express sets the
+ * prototype of every request, which leaves each one with a hidden class of its own, so reading
+ * an absent property would walk the whole prototype chain with no inline cache to help.
  */
 const LIFETIME = Symbol('breakwater.lifetime');
 
