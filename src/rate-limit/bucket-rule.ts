@@ -46,6 +46,7 @@ const TOLERANCE = 2 ** -36;
 /** Tokens the bucket holds at `t`, before the cap at `capacity`. */
 export function bucketTokens(level: number, at: number, t: number, perMs: number): number {
   const elapsedMs = t - at;
+  // Stryker disable next-line EqualityOperator: `elapsedMs >= 0` is equivalent (at 0 both give level, as level + 0 is level); `elapsedMs <= 0` was killed before this mark
   return elapsedMs > 0 ? level + elapsedMs * perMs : level;
 }
 
@@ -57,6 +58,7 @@ export function bucketHas(level: number, at: number, t: number, needed: number, 
 /** The new `level` after taking `taken` tokens at `t` (the new `at` is `t`). Call only when `bucketHas`. */
 export function levelAfterTake(level: number, at: number, t: number, taken: number, capacity: number, perMs: number): number {
   const tokens = bucketTokens(level, at, t, perMs);
+  // Stryker disable next-line EqualityOperator: `tokens <= capacity` is equivalent (when they are equal both branches give capacity); `tokens >= capacity` was killed before this mark
   return (tokens < capacity ? tokens : capacity) - taken;
 }
 
@@ -68,7 +70,9 @@ export function bucketFull(level: number, at: number, t: number, capacity: numbe
 /** The largest whole k ≤ capacity (or 0) such that `bucketHas(k)`: what `tryAcquire(k)` would get. */
 export function bucketAvailable(level: number, at: number, t: number, capacity: number, perMs: number): number {
   const tokens = bucketTokens(level, at, t, perMs);
+  // Stryker disable next-line EqualityOperator: `tokens <= capacity` is equivalent (when they are equal both branches give capacity); `tokens >= capacity` was killed before this mark
   let k = Math.floor(tokens < capacity ? tokens : capacity);
+  // Stryker disable next-line EqualityOperator: `!(k >= 0)` is equivalent (it differs only at k = 0, which it sets to 0); `!(k <= 0)` was killed before this mark
   if (!(k > 0)) k = 0;
   // floor(tokens) always passes `has`; the next whole number may pass too, within the tolerance.
   if (k + 1 <= capacity && bucketHas(level, at, t, k + 1, perMs)) k++;

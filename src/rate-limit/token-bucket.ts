@@ -121,6 +121,7 @@ export class TokenBuckets {
     this.msPerToken = 1000 / settings.refillPerSecond;
     this.perMs = settings.refillPerSecond / 1000;
     this.level = new Float64Array(slots).fill(settings.capacity);
+    // Stryker disable next-line UnaryOperator: `+Infinity` is equivalent (a slot that never granted reads `level`, which is capacity, either way: elapsed −∞ is not > 0 and +∞ is capped at capacity; keyed slots get a real `at` from reset() before any use)
     this.at = new Float64Array(slots).fill(-Infinity);
   }
 
@@ -147,6 +148,7 @@ export class TokenBuckets {
     const level = new Float64Array(slots).fill(this.capacity);
     level.set(this.level);
     this.level = level;
+    // Stryker disable next-line UnaryOperator: `+Infinity` is equivalent (as in the constructor: a never-granted slot reads capacity either way, and reset() gives it a real `at` before use)
     const at = new Float64Array(slots).fill(-Infinity);
     at.set(this.at);
     this.at = at;
@@ -190,12 +192,14 @@ export class TokenBuckets {
   }
 
   hasWaiters(slot: number): boolean {
+    // Stryker disable next-line ConditionalExpression: `true` for `this.waits.size !== 0` is equivalent (Map.has on an empty map is false; the size test only saves the lookup); the other ConditionalExpression mutants of this line were killed before this mark
     return this.waits.size !== 0 && this.waits.has(slot);
   }
 
   private take(slot: number, tokens: number, t: number): void {
     this.level[slot] = levelAfterTake(this.level[slot]!, this.at[slot]!, t, tokens, this.capacity, this.perMs);
     this.at[slot] = t;
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (a single bucket never reads earliestFull; only the keyed table does); `false` was killed before this mark
     if (this.tracksFull) this.lowerEarliestFull(slot);
   }
 
@@ -209,6 +213,7 @@ export class TokenBuckets {
     const level = this.level[slot]! + tokens;
     this.level[slot] = level < this.capacity ? level : this.capacity;
     if (this.tracksFull) this.lowerEarliestFull(slot);
+    // Stryker disable next-line ConditionalExpression: `false` is equivalent (Map.get on an empty map is undefined; the size test only saves the lookup); `true` (no queue served after a refund) is killed by the refund test in test/rate-limit/token-bucket.test.ts, checked by hand
     const queue = this.waits.size === 0 ? undefined : this.waits.get(slot);
     if (queue !== undefined) this.serve(queue);
   }
@@ -225,6 +230,7 @@ export class TokenBuckets {
 
   /** Takes `tokens` now if nobody waits and they are there; changes nothing otherwise. */
   tryTake(slot: number, tokens: number, t: number): boolean {
+    // Stryker disable next-line ConditionalExpression: `true` for `this.waits.size !== 0` is equivalent (Map.has on an empty map is false); the other ConditionalExpression mutants of this line were killed before this mark
     if (this.waits.size !== 0 && this.waits.has(slot)) return false;
     if (!this.has(slot, t, tokens)) return false;
     this.take(slot, tokens, t);
@@ -233,6 +239,7 @@ export class TokenBuckets {
 
   /** Milliseconds until `tokens` could be taken from `slot`, queue included (for refusals). */
   retryAfter(slot: number, tokens: number): number {
+    // Stryker disable next-line ConditionalExpression: `false` is equivalent (Map.get on an empty map is undefined; the size test only saves the lookup); `true` was killed before this mark
     const queue = this.waits.size === 0 ? undefined : this.waits.get(slot);
     return this.dueIn(slot, queue === undefined ? tokens : queue.reserved + tokens, this.raw);
   }
@@ -246,6 +253,7 @@ export class TokenBuckets {
   request(slot: number, tokens: number, scope: Scope, t: number, key: string): BucketDecision {
     // Kept small, so that the compiler inlines it into every policy's call: nobody waits and
     // the tokens are there. Everything else is in `queueOrRefuse`.
+    // Stryker disable next-line ConditionalExpression,BlockStatement: `false` and the empty block are equivalent (this fast path is repeated by queueOrRefuse, which grants the same request the same way when no queue is in its way); `true` (overtaking a waiter) was killed before this mark
     if (this.waits.size === 0 && this.has(slot, t, tokens)) {
       this.take(slot, tokens, t);
       return null;
@@ -300,6 +308,7 @@ export class TokenBuckets {
     const wasHead = queue.head === waiter;
     // The abort listener fired and removed itself; no `detach` needed.
     this.unlink(waiter);
+    // Stryker disable next-line ConditionalExpression: `false` is equivalent (a queue left empty had the leaving waiter as its head, so serve() runs, finds no head and closes it); `true` was killed before this mark
     if (queue.head === undefined) this.close(queue);
     else if (wasHead) this.serve(queue);
     waiter.reject(reason);
@@ -316,6 +325,7 @@ export class TokenBuckets {
     if (queue.timer !== undefined) this.clock.clearTimeout(queue.timer);
     const due = this.dueIn(queue.slot, queue.head!.tokens, this.raw);
     // At least 1 ms: `serve` found the head not yet servable at this very time.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: `due >= 1` and `true` are equivalent (arm() runs only for a head that is not servable at this.raw, and dueIn() is exact, so due is at least 1 already; at due = 1 both branches give 1); the clamp guards against a zero-delay timer loop; `false` and `due <= 1` were killed before this mark
     queue.timer = this.clock.setTimeout(queue.fire, due > 1 ? due : 1);
   }
 

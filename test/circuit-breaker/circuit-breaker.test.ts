@@ -4,6 +4,7 @@ import {
   CIRCUIT_TRANSITIONS,
   CircuitBreaker,
   type CircuitBreakerSnapshot,
+  type CircuitState,
 } from '../../src/circuit-breaker/index.js';
 import {
   CircuitIsolatedError,
@@ -672,6 +673,42 @@ describe('halfOpenAfterMs as a Backoff', () => {
     expect(((await h.succeed()).error as CircuitOpenError).retryAfterMs).toBe(500);
     expect(seen).toEqual([0.25, 0.25]);
   });
+
+  it('clamps a Backoff delay to 0..maxMs; NaN gives maxMs', async () => {
+    const delays = [-5, 0, 2500, NaN, 1000, 999];
+    const h = harness({
+      halfOpenAfterMs: { maxMs: 1000, delayMs: ({ retry }) => delays[retry - 1]! },
+      consecutiveFailures: 1,
+    });
+    const openings: Array<[number, CircuitState]> = [];
+    for (let i = 0; i < delays.length; i++) {
+      await h.fail(); // trips, or fails the probe: the next opening
+      const { openMs } = h.breaker.toJSON();
+      openings.push([openMs, h.breaker.state]);
+      await h.clock.advance(openMs);
+    }
+    expect(openings).toEqual([
+      [0, 'half-open'], // -5: no wait at all
+      [0, 'half-open'],
+      [1000, 'open'], // 2500
+      [1000, 'open'], // NaN
+      [1000, 'open'],
+      [999, 'open'],
+    ]);
+    expect(h.calls).toBe(delays.length);
+  });
+
+  it('a Backoff returning a numeric string (plain JavaScript) opens for that many ms', async () => {
+    const h = harness(
+      { halfOpenAfterMs: { maxMs: 1000, delayMs: () => '300' as unknown as number }, consecutiveFailures: 1 },
+      5000,
+    );
+    await h.fail();
+    expect(((await h.succeed()).error as CircuitOpenError).retryAfterMs).toBe(300);
+    expect(h.breaker.toJSON()).toMatchObject({ openMs: 300, openRemainingMs: 300 });
+    await h.clock.advance(300);
+    expect((await h.succeed()).value).toBe('ok');
+  });
 });
 
 describe('persisted state', () => {
@@ -741,6 +778,31 @@ describe('persisted state', () => {
     expect((await restored.succeed()).value).toBe('ok');
     expect(restored.breaker.state).toBe('closed');
     probe.resolve(1);
+  });
+
+  it('an open breaker past its time, with no call since, snapshots as open with 0 ms left', async () => {
+    const h = harness({ halfOpenAfterMs: 100, consecutiveFailures: 1 });
+    await h.fail();
+    await h.clock.advance(250);
+    expect(h.breaker.state).toBe('half-open'); // as a reader sees it; no call has moved it on
+    const snapshot = h.breaker.toJSON();
+    expect(snapshot).toMatchObject({ state: 'open', openRemainingMs: 0, openMs: 100, openings: 1 });
+    const restored = harness({ halfOpenAfterMs: 100, consecutiveFailures: 1, initialState: snapshot });
+    expect(restored.breaker.state).toBe('half-open');
+    expect((await restored.succeed()).value).toBe('ok');
+    expect(restored.transitions).toEqual(['open->half-open', 'half-open->closed']);
+  });
+
+  it('a snapshot with more open time left than its openMs stays open for the time left', async () => {
+    const snapshot = { ...circuitBreaker({ halfOpenAfterMs: 100 }).toJSON(), state: 'open', openRemainingMs: 600, openMs: 100, openings: 1 } as const;
+    const h = harness({ halfOpenAfterMs: 100, consecutiveFailures: 1, initialState: snapshot });
+    expect(((await h.succeed()).error as CircuitOpenError).retryAfterMs).toBe(600);
+    expect(h.breaker.toJSON()).toMatchObject({ state: 'open', openRemainingMs: 600, openMs: 600 });
+    await h.clock.advance(599);
+    expect(((await h.succeed()).error as CircuitOpenError).retryAfterMs).toBe(1);
+    await h.clock.advance(1);
+    expect((await h.succeed()).value).toBe('ok');
+    expect(h.calls).toBe(1);
   });
 
   it('rejects a malformed snapshot naming the field', () => {
