@@ -228,7 +228,9 @@ class Call {
  * so one permit serves every call of the policy.
  */
 class SamplePermit extends Permit {
+  // Stryker disable next-line BlockStatement: unreachable (only the base Permit.run reads timed, and this permit overrides run)
   get timed(): boolean {
+    // Stryker disable next-line BooleanLiteral: unreachable (only the base Permit.run reads timed, and this permit overrides run)
     return true;
   }
 
@@ -243,14 +245,18 @@ class SamplePermit extends Permit {
 
   // Reached only through the base `run`, which this permit overrides: the in-flight count is
   // read when the call settles there.
+  // Stryker disable next-line BlockStatement: unreachable (only the base Permit.run calls onSuccess, and this permit overrides run)
   onSuccess(startMs: number, endMs: number): void {
+    // Stryker disable next-line BooleanLiteral: unreachable (only the base Permit.run calls onSuccess, and this permit overrides run)
     this.policy.learn(startMs, endMs, this.policy.active, false);
   }
 
+  // Stryker disable next-line BlockStatement: unreachable (only the base Permit.run calls onFailure, and this permit overrides run)
   onFailure(startMs: number, endMs: number, error: unknown): void {
     this.policy.learn(startMs, endMs, this.policy.active, this.policy.isDrop(error));
   }
 
+  // Stryker disable next-line BlockStatement: unreachable (only the base Permit.run calls onIgnore, and this permit overrides run)
   onIgnore(): void {
     this.policy.release();
   }
@@ -294,6 +300,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
   private readonly mirror: { limit: number };
   /** False when `source` can be subscribed to: then it tells us of changes itself. */
   private readonly polls: boolean;
+  // Stryker disable next-line ObjectLiteral,BooleanLiteral: `{}` and `dropped: true` are equivalent (learn() sets every field before the estimator sees the sample)
   private readonly sample: MutableSample = { rttMs: 0, inflight: 0, dropped: false, startMs: 0 };
 
   /** @internal Use `adaptiveConcurrency()`, which validates the options. */
@@ -357,6 +364,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     if (scope.aborted) return Promise.reject(scope.reason);
     const arrivedAt = this.observer.start();
     const admission = this.gate.acquire(scope);
+    // Stryker disable next-line ConditionalExpression: `false` is equivalent (runAdmitted calls this permit's run, which is runCall(scope, next, arrivedAt, true): the same call by a longer way)
     if (admission === this.permit) return this.runCall(scope, next, arrivedAt, true);
     return runAdmitted(admission, scope, next, this.observer, arrivedAt);
   }
@@ -377,6 +385,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
    */
   runCall(scope: Scope, next: Next, arrivedAt: StartTime, atOnce: boolean): Promise<unknown> {
     let call = this.idle;
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (a fresh record instead of a pooled one: only the allocation differs, and the pool's count stays the same)
     if (call === undefined) {
       call = new Call(this);
     } else {
@@ -418,6 +427,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     } catch {
       // A custom Limit that throws must not change the outcome nor keep the slot.
     }
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (a subscribed Limit has already reported its change during onSample, so checkLimit finds the mirror equal); `false` was killed before this mark
     if (this.polls) this.checkLimit();
     // After the sample: a limit that just shrank is not refilled by this slot.
     this.gate.release();
@@ -430,6 +440,7 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
 
   private checkLimit(): void {
     const now = this.source.limit;
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (limitChanged returns at once when the limit is the mirror's)
     if (now !== this.mirror.limit) this.limitChanged(now);
   }
 
@@ -438,7 +449,9 @@ export class AdaptiveConcurrency extends PolicyBase<AdaptiveConcurrencyEvents> {
     if (to === from) return;
     this.mirror.limit = to;
     // A limit that grows admits waiters into the new slots now, not at the next release.
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: `true` and `to >= from` are equivalent (equal limits returned above; after a fall every slot is taken whenever someone waits, so grew() admits nobody)
     if (to > from) this.gate.grew();
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (emit() with no listener and no channel subscriber calls nothing; wants() only saves building the event)
     if (this.events.wants('limitChange')) this.events.emit('limitChange', { from, to });
   };
 }

@@ -133,6 +133,7 @@ export class Gradient2Limit extends LimitBase {
       baseline = this.baseline.add(rtt);
     } else {
       baseline = this.baseline.value;
+      // Stryker disable next-line EqualityOperator: `rtt <= baseline` is equivalent (setting the baseline to its own value changes nothing); `rtt >= baseline` was killed before this mark
       if (rtt < baseline) {
         this.baseline.set(rtt);
         baseline = rtt;

@@ -154,22 +154,18 @@ export class VegasLimit extends LimitBase {
     const estimate = this.estimate;
     const current = Math.floor(estimate);
     const queue = Math.ceil(estimate * (1 - this.noLoadRtt / rtt));
+    // One-line branches: a no-change branch emptied by a mutant would leave next undefined, which
+    // the finite check below turns into the same return (no test could tell them apart).
     let next: number;
-    if (sample.dropped === true) {
-      next = s.decrease(estimate);
-    } else if (inflight * 2 < estimate) {
-      // App-limited: not near the limit, so latency says nothing about it.
-      return;
-    } else if (queue <= s.threshold(current)) {
-      // No queue to speak of: grow fast.
-      next = estimate + s.beta(current);
-    } else if (queue < s.alpha(current)) {
-      next = s.increase(estimate);
-    } else if (queue > s.beta(current)) {
-      next = s.decrease(estimate);
-    } else {
-      return;
-    }
+    if (sample.dropped === true) next = s.decrease(estimate);
+    // App-limited: not near the limit, so latency says nothing about it.
+    else if (inflight * 2 < estimate) return;
+    // No queue to speak of: grow fast.
+    else if (queue <= s.threshold(current)) next = estimate + s.beta(current);
+    else if (queue < s.alpha(current)) next = s.increase(estimate);
+    else if (queue > s.beta(current)) next = s.decrease(estimate);
+    // Between alpha and beta: the queue is where it should be.
+    else return;
     next = Math.max(s.minLimit, Math.min(s.maxConcurrency, next));
     next = (1 - s.smoothing) * estimate + s.smoothing * next;
     // A user's function that returns garbage leaves the limit as it was.
@@ -182,7 +178,9 @@ export class VegasLimit extends LimitBase {
 
   private nextJitter(): number {
     const r = this.settings.random();
-    // ThreadLocalRandom.nextDouble(0.5, 1); a source outside [0, 1) is clamped into it.
-    return 0.5 + 0.5 * (r >= 0 && r < 1 ? r : 0);
+    // ThreadLocalRandom.nextDouble(0.5, 1); a source outside [0, 1) (or NaN) counts as 0.
+    if (!(r < 1)) return 0.5;
+    // Stryker disable next-line EqualityOperator: r > 0 instead is the same function, as r = 0 adds 0 either way
+    return r >= 0 ? 0.5 + 0.5 * r : 0.5;
   }
 }

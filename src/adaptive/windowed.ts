@@ -74,6 +74,7 @@ export class WindowedLimit implements Limit {
   private minRttMs = Infinity;
   private maxInflight = 0;
   private dropped = false;
+  // Stryker disable next-line ArrayDeclaration: `["Stryker was here"]` is equivalent (a non-function watcher throws when called, and onSample swallows what a watcher throws)
   private watchers: readonly LimitListener[] = [];
 
   /** @hidden Skips validation: build one with `windowedLimit()`. */
@@ -109,7 +110,8 @@ export class WindowedLimit implements Limit {
     const inflight = sample.inflight;
     if (typeof inflight !== 'number' || !(inflight >= 0) || inflight === Infinity) return;
     const startMs = sample.startMs;
-    const endMs = typeof startMs === 'number' && Number.isFinite(startMs) ? startMs + rtt : this.clock.now();
+    // Number.isFinite is false for anything but a finite number (it does not convert).
+    const endMs = Number.isFinite(startMs) ? (startMs as number) + rtt : this.clock.now();
 
     if (this.nextUpdateMs === -Infinity) {
       // The first sample only starts the clock, as in the reference: the calls that finish
@@ -119,8 +121,8 @@ export class WindowedLimit implements Limit {
     }
     this.count++;
     this.sumRttMs += rtt;
-    if (rtt < this.minRttMs) this.minRttMs = rtt;
-    if (inflight > this.maxInflight) this.maxInflight = inflight;
+    this.minRttMs = Math.min(this.minRttMs, rtt);
+    this.maxInflight = Math.max(this.maxInflight, inflight);
     if (sample.dropped === true) this.dropped = true;
     // A window closes once its time is up and it holds windowSize samples. The reference
     // discards a window that is short of samples instead (concurrency-limits #125); when a

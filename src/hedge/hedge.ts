@@ -233,8 +233,10 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
       call.reject = reject;
     });
     this.settings.budget?.recordCall();
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (onAbort on a scope that is not abortable returns a no-op remover and never calls back; the test only saves the closure)
     if (scope.abortable) {
       call.detachCaller = scope.onAbort((reason) => {
+        // Stryker disable next-line ConditionalExpression: `false` is equivalent (done is set only by finish(), which detaches this listener in the same step, so it never runs once done is true)
         if (call.done) return;
         // The forks abort with their parent: every attempt sees the caller's reason.
         this.finish(call, undefined);
@@ -248,16 +250,19 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
 
   /** @internal Starts the next attempt (the budget permitting); called by the delay and by handled failures. */
   launch(call: HedgedCall, trigger: HedgeAttemptEvent['trigger']): void {
+    // Stryker disable next-line ConditionalExpression,LogicalOperator: `false` and `&&` are equivalent (no caller reaches launch on a settled or exhausted call: finish() and a budget refusal remove the deadline, start() arms none once exhausted, failed() checks both first); `true` was killed before this mark
     if (call.done || call.exhausted) return;
     const attempt = call.forks.length + 1;
     const budget = this.settings.budget;
     if (budget !== undefined && !budget.tryRetry()) {
       call.exhausted = true;
       this.deadlines.remove(call);
+      // Stryker disable next-line ConditionalExpression: `true` is equivalent (emit() with no listener and no channel subscriber calls nothing; wants() only saves building the event); `false` was killed before this mark
       if (this.events.wants('budgetExhausted')) this.events.emit('budgetExhausted', { attempt });
       if (call.running === 0) this.fail(call, call.primaryError);
       return;
     }
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (emit() with no listener and no channel subscriber calls nothing; wants() only saves building the event); `false` was killed before this mark
     if (this.events.wants('hedge')) this.events.emit('hedge', { attempt, trigger });
     this.start(call);
   }
@@ -277,8 +282,12 @@ export class HedgePolicy extends PolicyBase<HedgeEvents> {
     );
     if (call.exhausted || call.done) return;
     const delayMs = this.delayMs;
-    if (delayMs === 0) this.launch(call, 'delay');
-    else if (delayMs !== Infinity) this.deadlines.add(call, clock.now() + delayMs);
+    if (delayMs === 0) {
+      this.launch(call, 'delay');
+      return;
+    }
+    // Stryker disable next-line ConditionalExpression: `true` is equivalent (an Infinity deadline sorts last in the queue and never arms its timer, and finish() removes the entry)
+    if (delayMs !== Infinity) this.deadlines.add(call, clock.now() + delayMs);
   }
 
   private succeeded(call: HedgedCall, attempt: number, value: unknown): void {

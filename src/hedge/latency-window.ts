@@ -42,6 +42,7 @@ export class LatencyWindow {
       view.set(this.ring.subarray(0, this.count));
       view.sort();
       const rank = Math.ceil(this.percentile * this.count);
+      // Stryker disable next-line ArithmeticOperator: `this.count + 1` is equivalent (rank = ceil(percentile × count) ≤ count for a percentile ≤ 1, so rank − 1 is the smaller either way)
       this.cached = view[Math.min(this.count - 1, Math.max(0, rank - 1))]!;
       this.sinceSort = 0;
     }

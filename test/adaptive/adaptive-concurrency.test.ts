@@ -18,7 +18,9 @@ import {
   TimeoutError,
   isBreakwaterError,
 } from '../../src/core/errors.js';
+import { GAUGES } from '../../src/core/gauges.js';
 import { pipeline } from '../../src/core/pipeline.js';
+import { CONTRACT_GAUGES } from '../../src/telemetry/collect.js';
 import { HttpStatusError } from '../../src/http/fetch.js';
 import { timeout } from '../../src/timeout/index.js';
 import { TestClock } from '../../src/testing/index.js';
@@ -509,5 +511,89 @@ describe('adaptiveConcurrency context and events', () => {
     second.gate.resolve('2');
     await flush();
     expect([first.result.value, second.result.value]).toEqual(['1', '2']);
+  });
+});
+
+describe('adaptiveConcurrency: edges of admission and validation', () => {
+  it('refuses a limit that is not a Limit object, clause by clause', () => {
+    const onSample = () => {};
+    for (const bad of [null, 'x', Object.assign(() => {}, { limit: 5, onSample }), { limit: 5 }, { limit: '5', onSample }, { onSample }]) {
+      expect(() => adaptiveConcurrency({ limit: bad as never })).toThrow(/option "limit" must be a Limit/);
+    }
+    expect(() => adaptiveConcurrency('x' as never)).toThrow(/adaptiveConcurrency options must be an object/);
+  });
+
+  it('isOverloadError says no to null and to values that are not objects', () => {
+    expect([null, undefined, 'ERR_HTTP_STATUS', 503].map((value) => isOverloadError(value))).toEqual([false, false, false, false]);
+  });
+
+  it('an attempt that arrives already aborted (from a foreign policy outside) is refused before it takes a slot', async () => {
+    const reason = new Error('foreign deadline');
+    const foreign = { execute: (fn: (ctx: { signal: AbortSignal; attempt: number }) => unknown) => fn({ signal: AbortSignal.abort(reason), attempt: 1 }) };
+    const policy = adaptiveConcurrency({ limit: new SettableLimit(1) });
+    let called = false;
+    await expect(
+      pipeline(foreign as never, policy).execute(() => {
+        called = true;
+      }),
+    ).rejects.toBe(reason);
+    expect([called, policy.active]).toEqual([false, 0]);
+  });
+
+  it('a queued caller that aborts between its grant and its start gives the slot back', async () => {
+    const limit = new SettableLimit(1);
+    const policy = adaptiveConcurrency({ limit, maxQueue: 1 });
+    const controller = new AbortController();
+    // The first call's success event fires after its slot went to the second caller, before
+    // the second one starts: that caller leaves then.
+    policy.on('success', () => controller.abort(new Error('left')));
+    const first = gated((fn) => policy.execute(fn));
+    const second = gated((fn) => policy.execute(fn, { signal: controller.signal }));
+    await flush();
+    expect(policy.stats).toMatchObject({ active: 1, queued: 1 });
+    first.gate.resolve('a');
+    await flush();
+    expect(second.started).toBe(false);
+    expect((second.result.error as Error).message).toBe('left');
+    expect(policy.stats).toMatchObject({ active: 0, queued: 0 });
+    const third = gated((fn) => policy.execute(fn));
+    await flush();
+    expect(third.started).toBe(true);
+    third.gate.resolve('c');
+    await flush();
+  });
+
+  it('a subscribed Limit that repeats its value causes no limitChange', () => {
+    let notify: (limit: number) => void = () => {};
+    const source = { limit: 4, onSample: () => {}, subscribe: (l: (limit: number) => void) => ((notify = l), () => {}) };
+    const policy = adaptiveConcurrency({ limit: source });
+    const changes: unknown[] = [];
+    policy.on('limitChange', (e) => changes.push(e));
+    notify(4);
+    notify(6);
+    notify(6);
+    expect(changes).toEqual([{ from: 4, to: 6 }]);
+  });
+
+  it('declares its gauges with the shapes of the metrics contract', () => {
+    const gauges = adaptiveConcurrency({ limit: new SettableLimit(3) })[GAUGES]();
+    const shapes = gauges.map(({ metric, description, unit }) => ({ metric, description, unit }));
+    expect(shapes).toEqual(
+      ['concurrency.limit', 'concurrency.active', 'concurrency.queued'].map((metric) => CONTRACT_GAUGES.find((g) => g.metric === metric)),
+    );
+    expect(gauges.map((g) => g.read())).toEqual([3, 0, 0]);
+  });
+
+  it('keeps at most 1024 idle call records after a burst, and reuses them', async () => {
+    const policy = adaptiveConcurrency({ limit: new SettableLimit(3000) });
+    const idle = () => (policy as unknown as { idleCount: number }).idleCount;
+    const burst = Array.from({ length: 3000 }, () => deferred<string>());
+    const calls = burst.map((d) => policy.execute(() => d.promise));
+    for (const d of burst) d.resolve('ok');
+    await Promise.all(calls);
+    expect(idle()).toBe(1024);
+    for (let i = 0; i < 5; i++) await policy.execute(() => 'again');
+    expect(idle()).toBe(1024);
+    expect(policy.active).toBe(0);
   });
 });

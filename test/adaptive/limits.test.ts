@@ -41,6 +41,10 @@ describe('log10 root (Log10RootIntFunctionTest)', () => {
   it('is max(1, floor(log10 n)) exactly, including just below powers of ten', () => {
     expect([1, 9, 10, 99, 999, 1000, 10 ** 15 - 1, 10 ** 15].map(log10Root)).toEqual([1, 1, 1, 1, 2, 3, 14, 15]);
   });
+
+  it('stops at 308 digits: the largest double and Infinity end the count', () => {
+    expect([Number.MAX_VALUE, Infinity].map(log10Root)).toEqual([308, 308]);
+  });
 });
 
 describe('aimdLimit (AIMDLimitTest)', () => {
@@ -447,5 +451,362 @@ describe.each(estimators)('%s properties', (_name, make) => {
       limit.onSample({ rttMs: 10, inflight: bad, dropped: false });
     }
     expect(limit.limit).toBe(20);
+  });
+});
+
+describe('vegasLimit: each branch of the reference update', () => {
+  // The reference's VegasLimit._update, with alpha/beta/threshold 3/6/1 below a limit of 100.
+  const make = (options: Parameters<typeof vegasLimit>[0] = {}) =>
+    vegasLimit({ initialLimit: 10, maxConcurrency: 20, random: fixedRandom, ...options });
+
+  it('a drop shrinks the limit by log10(limit) whatever the latency', () => {
+    const limit = make();
+    limit.onSample(sample(10, 10));
+    limit.onSample(sample(10, 10, true));
+    expect(limit.limit).toBe(9);
+  });
+
+  it('a faster RTT becomes the new no-load RTT and changes nothing else', () => {
+    const limit = make();
+    limit.onSample(sample(10, 10));
+    limit.onSample(sample(5, 10));
+    expect([limit.noLoadRttMs, limit.limit]).toEqual([5, 10]);
+  });
+
+  it('app-limited (in flight × 2 < limit): no change, even with a long queue; at exactly half it updates', () => {
+    const limit = make();
+    limit.onSample(sample(10, 10));
+    limit.onSample(sample(50, 4)); // queue 8 > beta, but 4 × 2 < 10
+    expect(limit.limit).toBe(10);
+    limit.onSample(sample(50, 5)); // 5 × 2 = 10: in use, the queue of 8 shrinks it
+    expect(limit.limit).toBe(9);
+  });
+
+  it('a queue above threshold but below alpha grows by log10(limit): 10 → 11', () => {
+    const limit = make();
+    limit.onSample(sample(10, 10));
+    limit.onSample(sample(12, 10)); // queue ceil(10 × (1 − 10/12)) = 2
+    expect(limit.limit).toBe(11);
+  });
+
+  it('a queue of exactly beta holds the limit; one more shrinks it', () => {
+    const limit = make();
+    limit.onSample(sample(10, 10));
+    limit.onSample(sample(24, 10)); // queue ceil(5.83) = 6 = beta
+    expect(limit.limit).toBe(10);
+    limit.onSample(sample(30, 10)); // queue ceil(6.67) = 7
+    expect(limit.limit).toBe(9);
+  });
+
+  it('from a limit of 100 the defaults step by 2: alpha 6, beta 12, threshold 2, increase 100 → 102', () => {
+    const limit = vegasLimit({ initialLimit: 100, maxConcurrency: 1000, random: fixedRandom });
+    limit.onSample(sample(10, 100));
+    limit.onSample(sample(10.4, 100)); // queue ceil(3.85) = 4: above threshold 2, below alpha 6
+    expect(limit.limit).toBe(102);
+    limit.onSample(sample(10.9, 100)); // queue ceil(8.42) = 9: between alpha and beta
+    expect(limit.limit).toBe(102);
+  });
+
+  it('uses the beta and threshold it is given', () => {
+    const beta = make({ beta: 2 });
+    beta.onSample(sample(10, 10));
+    beta.onSample(sample(14, 10)); // queue 3 > beta 2 (alpha 3 is not below it)
+    expect(beta.limit).toBe(9);
+    const threshold = make({ threshold: 3 });
+    threshold.onSample(sample(10, 10));
+    threshold.onSample(sample(14, 10)); // queue 3 ≤ threshold 3: grows by beta 6
+    expect(threshold.limit).toBe(16);
+  });
+
+  it('a user function that returns NaN leaves the limit as it was', () => {
+    const limit = make({ decrease: () => NaN });
+    limit.onSample(sample(10, 10));
+    limit.onSample(sample(10, 10, true));
+    expect(limit.limit).toBe(10);
+    limit.onSample(sample(12, 10)); // and the next update starts from 10
+    expect(limit.limit).toBe(11);
+  });
+
+  it('probes after jitter × probeMultiplier × limit samples, jitter = 0.5 + 0.5 × random(), a random outside [0, 1) read as 0', () => {
+    // [random(), the sample that probes]: 0.5 + 0.5 × 0.5 = 0.75 → 0.75 × 2 × 10 = 15; 1, −0.5 and NaN → 0.5 → 10.
+    for (const [random, probeAt] of [[0.5, 15], [1, 10], [-0.5, 10], [NaN, 10]] as const) {
+      const limit = vegasLimit({ initialLimit: 10, maxConcurrency: 20, probeMultiplier: 2, random: () => random });
+      limit.onSample(sample(10, 10));
+      for (let i = 2; i < probeAt; i++) limit.onSample(sample(14, 14));
+      expect(limit.noLoadRttMs).toBe(10);
+      limit.onSample(sample(14, 14));
+      expect([random, limit.noLoadRttMs]).toEqual([random, 14]);
+    }
+  });
+
+  it('has the reference defaults and exposes its bounds', () => {
+    const defaults = vegasLimit();
+    expect([defaults.limit, defaults.minLimit, defaults.maxConcurrency]).toEqual([20, 1, 1000]);
+    const bounded = vegasLimit({ minLimit: 3, maxConcurrency: 50 });
+    expect([bounded.minLimit, bounded.maxConcurrency]).toEqual([3, 50]);
+  });
+});
+
+describe('aimdLimit: options', () => {
+  it('an infinite timeoutMs never counts latency as a drop', () => {
+    const limit = aimdLimit({ timeoutMs: Infinity });
+    limit.onSample(sample(1e9, 20));
+    expect(limit.limit).toBe(21);
+  });
+});
+
+describe('estimators ignore samples they cannot use, and stay exactly where they were', () => {
+  // Bad samples that would move the estimator if it took them: a long RTT at full use, or a
+  // short one (a new minimum, a lower baseline), with a drop.
+  const badRtts: unknown[] = [NaN, -1, Infinity, -Infinity, '1000', '1', undefined, null];
+  const badInflights: unknown[] = [NaN, -1, Infinity, '1000', undefined, null];
+  const badSamples = (limit: number, zeroRttIsBad: boolean): LimitSample[] => [
+    ...[...badRtts, ...(zeroRttIsBad ? [0] : [])].map((rttMs) => ({ rttMs: rttMs as number, inflight: limit, dropped: false })),
+    ...badInflights.flatMap((inflight) => [1, 1000].map((rttMs) => ({ rttMs, inflight: inflight as number, dropped: rttMs === 1000 }))),
+  ];
+  const cases: Array<[string, () => Limit & { baselineRttMs?: number; noLoadRttMs?: number }, boolean]> = [
+    ['gradient2Limit', () => gradient2Limit({ minLimit: 1 }), true],
+    ['vegasLimit', () => vegasLimit({ random: fixedRandom }), true],
+    ['aimdLimit', () => aimdLimit({ minLimit: 1, timeoutMs: 100 }), false],
+  ];
+
+  it.each(cases)('%s: a twin fed bad samples between the good ones follows the same trace', (_name, make, zeroRttIsBad) => {
+    const clean = make();
+    const noisy = make();
+    const rtts = [10, 10, 12, 10, 30, 9, 11, 50, 10, 10, 200, 10, 8, 10, 10, 10];
+    const state = (l: ReturnType<typeof make>) => [l.limit, l.baselineRttMs, l.noLoadRttMs];
+    for (let round = 0; round < 4; round++) {
+      for (const rtt of rtts) {
+        const good = sample(rtt, clean.limit, rtt === 200);
+        clean.onSample(good);
+        noisy.onSample(good);
+        for (const bad of badSamples(noisy.limit, zeroRttIsBad)) noisy.onSample(bad);
+        expect(state(noisy)).toEqual(state(clean));
+      }
+    }
+  });
+
+  it('aimdLimit takes a zero RTT (a drop needs no latency)', () => {
+    const limit = aimdLimit({ initialLimit: 30 });
+    limit.onSample(sample(0, 30));
+    expect(limit.limit).toBe(31);
+  });
+
+  it('caps a huge finite RTT so that the long-term average stays finite', () => {
+    const limit = gradient2Limit();
+    limit.onSample(sample(Number.MAX_VALUE, 20));
+    limit.onSample(sample(Number.MAX_VALUE, 20));
+    expect(limit.baselineRttMs).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});
+
+describe('estimator options name the option and the value', () => {
+  it.each([
+    [() => vegasLimit({ initialLimit: 0 }), RangeError, /"initialLimit".*received 0/],
+    [() => vegasLimit({ initialLimit: 2.5 }), RangeError, /"initialLimit".*received 2.5/],
+    [() => vegasLimit({ maxConcurrency: 0 }), RangeError, /"maxConcurrency".*received 0/],
+    [() => vegasLimit({ maxConcurrency: 30.5 }), RangeError, /"maxConcurrency".*received 30.5/],
+    [() => vegasLimit({ minLimit: 0 }), RangeError, /"minLimit".*received 0/],
+    [() => vegasLimit({ minLimit: 1.5 }), RangeError, /"minLimit".*received 1.5/],
+    [() => vegasLimit({ minLimit: 30, maxConcurrency: 20 }), RangeError, /"minLimit" \(30\) must be <= "maxConcurrency" \(20\)/],
+    [() => vegasLimit({ initialLimit: 5, minLimit: 10, maxConcurrency: 20 }), RangeError, /\["minLimit", "maxConcurrency"\] = \[10, 20\], received 5/],
+    [() => vegasLimit({ beta: -1 }), RangeError, /"beta".*received -1/],
+    [() => vegasLimit({ threshold: -1 }), RangeError, /"threshold".*received -1/],
+    [() => vegasLimit({ decrease: 2 as never }), TypeError, /"decrease" must be a function/],
+    [() => vegasLimit({ probeMultiplier: 2.5 }), RangeError, /"probeMultiplier".*received 2.5/],
+    [() => vegasLimit('fast' as never), TypeError, /vegasLimit options must be an object/],
+    [() => aimdLimit('fast' as never), TypeError, /aimdLimit options must be an object/],
+    [() => aimdLimit({ initialLimit: 0, minLimit: 1 }), RangeError, /"initialLimit".*received 0/],
+    [() => aimdLimit({ initialLimit: 20.5 }), RangeError, /"initialLimit".*received 20.5/],
+    [() => aimdLimit({ minLimit: 0 }), RangeError, /"minLimit".*received 0/],
+    [() => aimdLimit({ minLimit: 1.5 }), RangeError, /"minLimit".*received 1.5/],
+    [() => aimdLimit({ maxLimit: 0 }), RangeError, /"maxLimit".*received 0/],
+    [() => aimdLimit({ maxLimit: 30.5 }), RangeError, /"maxLimit".*received 30.5/],
+    [() => aimdLimit({ initialLimit: 20, maxLimit: 10, minLimit: 5 }), RangeError, /\["minLimit", "maxLimit"\] = \[5, 10\], received 20/],
+  ] as const)('%# throws', (make, type, message) => {
+    expect(make).toThrow(type);
+    expect(make).toThrow(message);
+  });
+});
+
+describe('LimitBase subscriptions', () => {
+  it('an unsubscribe removes that one subscription, once: the other listeners keep hearing', () => {
+    const limit = aimdLimit({ initialLimit: 20 });
+    const seen: string[] = [];
+    const a = (l: number) => seen.push(`a${l}`);
+    const offFirst = limit.subscribe(a);
+    limit.subscribe(a);
+    const offB = limit.subscribe((l) => seen.push(`b${l}`));
+    offFirst();
+    offFirst(); // a second call must not take a's other subscription
+    limit.onSample(sample(1, 20));
+    expect(seen).toEqual(['a21', 'b21']);
+    offB();
+    limit.onSample(sample(1, 21));
+    expect(seen).toEqual(['a21', 'b21', 'a22']);
+  });
+
+  it('refuses a listener that is not a function, naming what it got', () => {
+    expect(() => aimdLimit().subscribe('x' as never)).toThrow(/subscribe\(listener\) needs a function, received string/);
+  });
+});
+
+describe('gradient2Limit: the baseline and the update, case by case', () => {
+  it('in flight exactly half the limit is not app-limited: the limit moves', () => {
+    const limit = gradient2Limit({ initialLimit: 40, minLimit: 1, queueSize: 10 });
+    limit.onSample(sample(10, 20)); // 40 × 0.8 + (40 + 10) × 0.2 = 42
+    expect(limit.limit).toBe(42);
+  });
+
+  it('at minLimit the baseline learns a slower RTT (a downstream slower for good)', () => {
+    const limit = gradient2Limit({ initialLimit: 20, minLimit: 20, maxConcurrency: 20 });
+    for (let i = 0; i < 10; i++) limit.onSample(sample(10, 20));
+    limit.onSample(sample(20, 20));
+    expect(limit.baselineRttMs).toBeCloseTo(10 * (1 - 2 / 601) + 20 * (2 / 601), 12);
+  });
+
+  it('above minLimit and limit-bound, only a faster RTT moves the baseline: down to it', () => {
+    const limit = gradient2Limit();
+    for (let i = 0; i < 10; i++) limit.onSample(sample(10, limit.limit));
+    expect(limit.limit).toBe(28);
+    limit.onSample(sample(12, 28));
+    expect(limit.baselineRttMs).toBe(10);
+    limit.onSample(sample(5, 28));
+    expect(limit.baselineRttMs).toBe(5);
+  });
+
+  it('decays the baseline only when it is more than twice the RTT, not at exactly twice', () => {
+    const limit = gradient2Limit({ initialLimit: 40, minLimit: 1 });
+    for (let i = 0; i < 9; i++) limit.onSample(sample(19, 1));
+    limit.onSample(sample(9, 1)); // warm-up mean (9 × 19 + 9) / 10 = 18 = 2 × 9
+    expect(limit.baselineRttMs).toBe(18);
+  });
+
+  it('a queueSize function that returns NaN leaves the limit as it was', () => {
+    const limit = gradient2Limit({ queueSize: () => NaN, minLimit: 1 });
+    limit.onSample(sample(10, 20));
+    expect(limit.limit).toBe(20);
+    // The next update still starts from 20: baseline (10 + 100) / 2, gradient 1.5 × 55 / 100 =
+    // 0.825 (no queue term), 20 × 0.8 + 16.5 × 0.2 = 19.3.
+    limit.onSample(sample(100, 20));
+    expect(limit.limit).toBe(19);
+  });
+
+  it.each([
+    [() => gradient2Limit('fast' as never), TypeError, /gradient2Limit options must be an object/],
+    [() => gradient2Limit({ initialLimit: 20.5 }), RangeError, /"initialLimit".*received 20.5/],
+    [() => gradient2Limit({ minLimit: 0, initialLimit: 20 }), RangeError, /"minLimit".*received 0/],
+    [() => gradient2Limit({ minLimit: 1.5 }), RangeError, /"minLimit".*received 1.5/],
+    [() => gradient2Limit({ maxConcurrency: 0 }), RangeError, /"maxConcurrency".*received 0/],
+    [() => gradient2Limit({ maxConcurrency: 30.5 }), RangeError, /"maxConcurrency".*received 30.5/],
+  ] as const)('option %# throws', (make, type, message) => {
+    expect(make).toThrow(type);
+    expect(make).toThrow(message);
+  });
+});
+
+describe('windowedLimit: window length, contents and inputs', () => {
+  const spy = () => {
+    const got: LimitSample[] = [];
+    return { got, limit: { limit: 10, onSample: (s: LimitSample) => void got.push({ ...s }) } };
+  };
+
+  it('a window lasts 2 × its lowest RTT, clamped to [minWindowMs, maxWindowMs]', () => {
+    const { got, limit } = spy();
+    const windowed = windowedLimit(limit, { minWindowMs: 100, maxWindowMs: 1000 });
+    // One call every 10 ms; RTT 200 (a few 300 early), then 600 from call 42, then 10 from call 52.
+    const rttOf = (i: number) => (i <= 5 && i > 0 ? 300 : i < 42 ? 200 : i < 52 ? 600 : 10);
+    for (let i = 0; i <= 230; i++) {
+      windowed.onSample({ rttMs: rttOf(i), inflight: 50 - (i % 10), dropped: i === 45, startMs: 10 * i });
+    }
+    // Call 0 (end 200) starts the clock: open until 200 + 2 × 200 = 600. Call 41 (end 610) closes
+    // it, the next until 610 + 400 = 1010; call 51 (end 1110, the 10th) closes that one, the next
+    // until 1110 + min(1200, 1000) = 2110; call 211 (end 2120) closes it, the next until
+    // 2120 + max(20, 100) = 2220; call 222 (end 2230) closes it.
+    expect(got.map((s) => s.startMs)).toEqual([410, 510, 2110, 2220]);
+    expect(got[0]).toEqual({ rttMs: (5 * 300 + 36 * 200) / 41, inflight: 50, dropped: false, startMs: 410 });
+    expect(got[1]).toEqual({ rttMs: 600, inflight: 50, dropped: true, startMs: 510 });
+    expect(got[2]!.dropped).toBe(false);
+  });
+
+  it('ignores samples it cannot use: the delegate gets exactly what a clean stream gives it', () => {
+    const clean = spy();
+    const noisy = spy();
+    const a = windowedLimit(clean.limit, { minWindowMs: 100, maxWindowMs: 100 });
+    const b = windowedLimit(noisy.limit, { minWindowMs: 100, maxWindowMs: 100 });
+    const bad: Array<Partial<LimitSample>> = [
+      { rttMs: '50' as never, inflight: 3 },
+      { rttMs: Infinity, inflight: 3 },
+      { rttMs: NaN, inflight: 3 },
+      { rttMs: 0.05, inflight: 3 },
+      { rttMs: 50, inflight: -1 },
+      { rttMs: 50, inflight: NaN },
+      { rttMs: 50, inflight: Infinity },
+      { rttMs: 50, inflight: '90' as never },
+    ];
+    for (let i = 0; i < 60; i++) {
+      const good = { rttMs: 20 + (i % 3), inflight: 3 + (i % 4), dropped: false, startMs: 10 * i };
+      a.onSample(good);
+      b.onSample(good);
+      for (const s of bad) b.onSample({ dropped: true, startMs: 10 * i, ...s } as LimitSample);
+    }
+    expect(clean.got.length).toBeGreaterThan(2);
+    expect(noisy.got).toEqual(clean.got);
+  });
+
+  it('takes an RTT of exactly minRttThresholdMs, and ignores faster ones', () => {
+    for (const [threshold, options] of [[0.1, {}], [5, { minRttThresholdMs: 5 }]] as const) {
+      const { got, limit } = spy();
+      const windowed = windowedLimit(limit, { minWindowMs: 100, maxWindowMs: 100, ...options });
+      windowed.onSample({ rttMs: threshold, inflight: 1, dropped: false, startMs: 0 }); // starts the clock
+      for (let i = 0; i < 20; i++) windowed.onSample({ rttMs: threshold * 0.9, inflight: 1, dropped: false, startMs: 200 + i });
+      for (let i = 0; i < 10; i++) windowed.onSample({ rttMs: threshold, inflight: 1, dropped: false, startMs: 300 + i });
+      expect(got.map((s) => s.startMs)).toEqual([309]);
+      expect(got[0]!.rttMs).toBeCloseTo(threshold, 12);
+    }
+  });
+
+  it('reads its clock for a startMs that is not a finite number', () => {
+    for (const startMs of [NaN, Infinity, undefined]) {
+      const clock = new TestClock();
+      const { got, limit } = spy();
+      const windowed = windowedLimit(limit, { minWindowMs: 100, maxWindowMs: 100, clock });
+      for (let i = 0; i < 31; i++) {
+        clock.jump(5);
+        windowed.onSample({ rttMs: 5, inflight: i, dropped: false, startMs: startMs as number });
+      }
+      expect(got.map((s) => s.inflight)).toEqual([21]);
+    }
+  });
+
+  it('watches a delegate without subscribe: only real changes, each watcher removed on its own', () => {
+    let value = 5;
+    const bare = { get limit() { return value; }, onSample: (s: LimitSample) => void (value = s.dropped ? value : value + 1) };
+    const windowed = windowedLimit(bare, { minWindowMs: 100, maxWindowMs: 100 });
+    const seen: string[] = [];
+    const offA = windowed.subscribe((l) => seen.push(`a${l}`));
+    windowed.subscribe((l) => seen.push(`b${l}`));
+    // A window with a drop leaves the bare limit as it was: nobody hears of it.
+    for (let i = 0; i < 12; i++) windowed.onSample({ rttMs: 10, inflight: 5, dropped: true, startMs: i * 10 });
+    expect(seen).toEqual([]);
+    offA();
+    for (let i = 12; i < 24; i++) windowed.onSample({ rttMs: 10, inflight: 5, dropped: false, startMs: i * 10 });
+    expect(seen).toEqual(['b6']);
+    expect(() => windowed.subscribe('x' as never)).toThrow(/subscribe\(listener\) needs a function, received string/);
+  });
+
+  it.each([
+    [() => windowedLimit(null as never), TypeError, /windowedLimit\(limit\) needs a Limit/],
+    [() => windowedLimit(5 as never), TypeError, /windowedLimit\(limit\) needs a Limit/],
+    [() => windowedLimit(Object.assign(() => {}, { limit: 5, onSample: () => {} }) as never), TypeError, /windowedLimit\(limit\) needs a Limit/],
+    [() => windowedLimit({ limit: 5 } as never), TypeError, /windowedLimit\(limit\) needs a Limit/],
+    [() => windowedLimit({ onSample: () => {} } as never), TypeError, /windowedLimit\(limit\) needs a Limit/],
+    [() => windowedLimit(aimdLimit(), 'x' as never), TypeError, /windowedLimit options must be an object/],
+    [() => windowedLimit(aimdLimit(), { maxWindowMs: 50 }), RangeError, /"maxWindowMs".*received 50/],
+    [() => windowedLimit(aimdLimit(), { windowSize: 10.5 }), RangeError, /"windowSize".*received 10.5/],
+    [() => windowedLimit(aimdLimit(), { minRttThresholdMs: -1 }), RangeError, /"minRttThresholdMs".*received -1/],
+  ] as const)('option %# throws', (make, type, message) => {
+    expect(make).toThrow(type);
+    expect(make).toThrow(message);
   });
 });
