@@ -113,7 +113,7 @@ function original(source, location) {
  * One file's record from its entry in a Stryker report: what was measured (the sha256 of the
  * source text in the report), when, the counts, and the mutants a reader needs to see.
  */
-export function entryFromReport(name, file, measuredAt) {
+export function entryFromReport(name, file, measuredAt, testsLeftOut = []) {
   const source = file.source ?? '';
   const byPosition = (a, b) => a.line - b.line || a.column - b.column || a.mutator.localeCompare(b.mutator);
   return {
@@ -139,7 +139,26 @@ export function entryFromReport(name, file, measuredAt) {
       // ConditionalExpression` ignores both the `true` and the `false` of one condition.
       .map((m) => ({ line: m.location.start.line, column: m.location.start.column, mutator: m.mutatorName, replacement: m.replacement ?? '', reason: m.statusReason ?? '' }))
       .sort(byPosition),
+    // A run that left tests out (MUTATION_EXCLUDE) can only have scored lower than a full one.
+    ...(testsLeftOut.length > 0 ? { testsLeftOut: [...testsLeftOut] } : {}),
   };
+}
+
+/** `items` in groups of one key, in first-seen order (Node 20 has no Map.groupBy). */
+function groupedBy(items, keyOf) {
+  const groups = new Map();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
+/** The globs a run left out, as `MUTATION_EXCLUDE` gives them to vitest.mutation.config.ts. */
+export function testsLeftOutBy(value = process.env['MUTATION_EXCLUDE']) {
+  return (value ?? '').split(',').map((glob) => glob.trim()).filter((glob) => glob !== '');
 }
 
 /**
@@ -148,13 +167,13 @@ export function entryFromReport(name, file, measuredAt) {
  * newer result from another branch). A file with mutants still pending (a run cut short) is not
  * merged. Returns the merged record and the names of the entries that changed.
  */
-export function mergeReport(record, report, { measuredAt, rootDir = root } = {}) {
+export function mergeReport(record, report, { measuredAt, rootDir = root, testsLeftOut = [] } = {}) {
   const merged = { ...record };
   const changed = [];
   const skipped = [];
   for (const [path, file] of Object.entries(report.files ?? {})) {
     const name = posix(relative(rootDir, resolve(rootDir, path)));
-    const entry = entryFromReport(name, file, measuredAt);
+    const entry = entryFromReport(name, file, measuredAt, testsLeftOut);
     const previous = record[name];
     if (entry.counts.pending > 0) skipped.push({ name, why: `${entry.counts.pending} mutant(s) still pending` });
     else if (previous && previous.measuredAt > measuredAt) skipped.push({ name, why: `the record is newer (${previous.measuredAt})` });
@@ -211,7 +230,8 @@ export function renderSummary(record, { hashOf, candidates, generatedAt = new Da
     const { score, coveredScore } = scoresOf(e.counts);
     const gone = hashOf(e.file) === undefined;
     const verdict = isFresh(e) ? verdictOf(score, targetOf(e.file)) : gone ? '**stale** (file removed)' : '**stale** (source changed)';
-    return [`\`${e.file}\``, e.measuredAt.slice(0, 10), ...countCells(e.counts), pct(score), pct(coveredScore), verdict];
+    const bound = e.testsLeftOut === undefined ? '' : ' (lower bound)';
+    return [`\`${e.file}\``, e.measuredAt.slice(0, 10), ...countCells(e.counts), pct(score) + bound, pct(coveredScore) + bound, verdict];
   });
   const groupRow = (label, group, target) => {
     const counts = sumCounts(group.map((e) => e.counts));
@@ -225,6 +245,11 @@ export function renderSummary(record, { hashOf, candidates, generatedAt = new Da
   const ignored = fresh.flatMap((e) => e.ignored.map((s) => ({ file: e.file, ...s })));
   const ignoredRows = groupIgnored(ignored);
   const list = (files) => files.map((f) => `\`${f}\``).join(', ');
+  const leftOut = fresh.filter((e) => e.testsLeftOut !== undefined);
+  const leftOutNote =
+    leftOut.length === 0
+      ? ''
+      : `A **lower bound** is a score measured with tests left out of the run (\`MUTATION_EXCLUDE\`): a test left out can only let a mutant survive. ${[...groupedBy(leftOut, (e) => e.testsLeftOut.join(',')).values()].map((group) => `${list(group.map((e) => e.file))} left out ${list(group[0].testsLeftOut)}`).join('; ')}.`;
 
   const header = ['file', 'measured', 'mutants', 'killed', 'timeout', 'survived', 'no coverage', 'errors', 'ignored', 'static, not run', 'score', 'score of covered', 'target'];
   const staticTotal = sumCounts(fresh.map((e) => e.counts)).staticSkipped;
@@ -252,7 +277,7 @@ Page generated ${generatedAt.slice(0, 10)}: ${fresh.length} file(s) measured${st
 ${stale.length ? `\n**Stale** (measure again): ${list(stale.map((e) => e.file))}.\n` : ''}${notRun.length ? `\n**Not run yet** (${notRun.length}): ${list(notRun)}.\n` : ''}
 ## Score per file
 
-${table(header, [
+${leftOutNote ? `${leftOutNote}\n\n` : ''}${table(header, [
   ...fileRows,
   groupRow(`**all measured files** (${fresh.length})`, fresh),
   groupRow('outside src/http and src/telemetry', core, TARGET_CORE),
@@ -319,7 +344,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     const report = JSON.parse(readFileSync(args.in, 'utf8'));
     // The report carries no date: the time Stryker wrote it is when its files were measured.
     const measuredAt = statSync(args.in).mtime.toISOString();
-    const merge = mergeReport(record, report, { measuredAt });
+    // Set MUTATION_EXCLUDE here as it was for the run: the report does not say what it left out.
+    const merge = mergeReport(record, report, { measuredAt, testsLeftOut: testsLeftOutBy() });
     record = merge.record;
     for (const name of merge.changed) writeEntry(args.results, record[name]);
     for (const { name, why } of merge.skipped) console.error(`mutation-summary: ${name} not merged: ${why}`);

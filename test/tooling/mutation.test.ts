@@ -18,19 +18,21 @@ type Entry = {
   counts: Record<string, number>;
   survivors: Array<{ line: number; mutator: string; original: string; replacement: string; status: string }>;
   ignored: Array<{ line: number; column?: number; mutator: string; replacement?: string; reason: string }>;
+  testsLeftOut?: string[];
 };
 type MutationRecord = Record<string, Entry>;
 const summary = (await import(new URL('../../scripts/mutation-summary.mjs', import.meta.url).href)) as {
   tally: (mutants: Array<{ status: string }>) => { score: number | null; coveredScore: number | null; survived: number; ignored: number };
   sha256: (text: string) => string;
-  entryFromReport: (name: string, file: unknown, measuredAt: string) => Entry;
-  mergeReport: (record: MutationRecord, report: unknown, options: { measuredAt: string }) => { record: MutationRecord; changed: string[]; skipped: Array<{ name: string; why: string }> };
+  entryFromReport: (name: string, file: unknown, measuredAt: string, testsLeftOut?: string[]) => Entry;
+  mergeReport: (record: MutationRecord, report: unknown, options: { measuredAt: string; testsLeftOut?: string[] }) => { record: MutationRecord; changed: string[]; skipped: Array<{ name: string; why: string }> };
   readRecord: (dir: string) => MutationRecord;
   writeEntry: (dir: string, entry: Entry) => void;
   renderSummary: (record: MutationRecord, options: { hashOf: (file: string) => string | undefined; candidates: string[]; generatedAt?: string }) => string;
   candidateFiles: () => Promise<string[]>;
+  testsLeftOutBy: (value: string | undefined) => string[];
 };
-const { tally, sha256, entryFromReport, mergeReport, readRecord, writeEntry, renderSummary, candidateFiles } = summary;
+const { tally, sha256, entryFromReport, mergeReport, readRecord, writeEntry, renderSummary, candidateFiles, testsLeftOutBy } = summary;
 
 describe('stryker.config.mjs', () => {
   it('mutates src/ except src/testing and the files with no runtime code', () => {
@@ -205,6 +207,22 @@ describe('scripts/mutation-summary.mjs', () => {
     // The static mutant a run skipped is not listed as an equivalent one.
     expect(page).toContain('## Ignored as equivalent (1)');
     expect(page).not.toContain('**Stale**');
+  });
+
+  it('a run that left tests out (MUTATION_EXCLUDE) is recorded with them, and its score shows as a lower bound', () => {
+    expect(testsLeftOutBy(' test/sim/**, test/redis/** ,')).toEqual(['test/sim/**', 'test/redis/**']);
+    expect(testsLeftOutBy(undefined)).toEqual([]);
+    const source = 'a;\n';
+    const report = { files: { 'src/core/abort.ts': { source, mutants: [mutant('Killed', 1), mutant('Survived', 1)] } } };
+    const partial = mergeReport({}, report, { measuredAt: DAY1, testsLeftOut: ['test/sim/**'] }).record;
+    expect(partial['src/core/abort.ts']!.testsLeftOut).toEqual(['test/sim/**']);
+    const page = renderSummary(partial, { hashOf: today({ 'src/core/abort.ts': source }), candidates, generatedAt: DAY2 });
+    expect(page).toContain('| 50.0 % (lower bound) | 50.0 % (lower bound) | **below** (90 %) |');
+    expect(page).toContain('`src/core/abort.ts` left out `test/sim/**`.');
+    // A full run records no such field, and its page has no lower bound.
+    const full = mergeReport({}, report, { measuredAt: DAY1 }).record;
+    expect('testsLeftOut' in full['src/core/abort.ts']!).toBe(false);
+    expect(renderSummary(full, { hashOf: today({ 'src/core/abort.ts': source }), candidates, generatedAt: DAY2 })).not.toContain('lower bound');
   });
 
   it('lists each ignored mutant once: the two of one mark by their replacements, identical entries of an older record as one row with their count', () => {
