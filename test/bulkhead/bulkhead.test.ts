@@ -4,6 +4,7 @@ import { bulkhead } from '../../src/bulkhead/index.js';
 import { pipeline } from '../../src/core/pipeline.js';
 import { BulkheadFullError, TimeoutError } from '../../src/core/errors.js';
 import { timeout } from '../../src/timeout/index.js';
+import { GAUGES } from '../../src/core/gauges.js';
 import { TestClock } from '../../src/testing/index.js';
 import { deferred, flush, getEventListeners, track } from '../helpers.js';
 
@@ -405,5 +406,40 @@ describe('bulkhead and timeout ordering', () => {
     await clock.advance(0);
     expect(b.active).toBe(0);
     expect(clock.pending).toBe(0);
+  });
+});
+
+describe('bulkhead: what its mutation run left uncovered', () => {
+  it('refuses missing options with a TypeError that names it', () => {
+    expect(() => bulkhead(undefined as never)).toThrow(new TypeError('breakwater: bulkhead options must be an object, received undefined'));
+  });
+
+  it('declares its two gauges with their descriptions and units', () => {
+    const policy = bulkhead({ maxConcurrent: 2 });
+    const gauges = (policy as unknown as { [GAUGES](): Array<{ metric: string; description: string; unit: string; read(): number }> })[GAUGES]();
+    expect(gauges.map(({ metric, description, unit }) => ({ metric, description, unit }))).toEqual([
+      { metric: 'bulkhead.active', description: 'Calls running inside a bulkhead.', unit: '{call}' },
+      { metric: 'bulkhead.queued', description: 'Calls waiting in a bulkhead queue.', unit: '{call}' },
+    ]);
+    expect(gauges.map((gauge) => gauge.read())).toEqual([0, 0]);
+  });
+
+  it('a call whose signal is already aborted is rejected with its reason, takes no slot and emits nothing', async () => {
+    const clock = new TestClock();
+    const policy = bulkhead({ maxConcurrent: 1, maxQueue: 0, clock });
+    const events: string[] = [];
+    policy.on('rejected', () => events.push('rejected'));
+    policy.on('success', () => events.push('success'));
+    policy.on('failure', () => events.push('failure'));
+    const reason = new Error('caller gave up');
+    let ran = 0;
+    const outcome = await policy.execute(() => ran++, { signal: AbortSignal.abort(reason) }).then(
+      () => 'resolved',
+      (error: unknown) => error,
+    );
+    expect(outcome).toBe(reason);
+    expect(ran).toBe(0);
+    expect(events).toEqual([]);
+    expect(policy.stats).toEqual({ active: 0, queued: 0, rejected: 0 });
   });
 });
