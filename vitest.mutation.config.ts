@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultExclude, defineConfig, mergeConfig } from 'vitest/config';
 import base from './vitest.config.js';
+import { excludedTests } from './scripts/mutation-exclude.mjs';
 
 /** Test files that load the built package and import nothing but types from src/ themselves. */
 export function builtPackageTests(dir = 'test'): string[] {
@@ -26,7 +27,7 @@ export function builtPackageTests(dir = 'test'): string[] {
  * and leaving a test out can only lower a score, never raise it.
  */
 export function excludedByEnv(value = process.env['MUTATION_EXCLUDE']): string[] {
-  return (value ?? '').split(',').map((glob) => glob.trim()).filter((glob) => glob !== '');
+  return excludedTests(value);
 }
 
 export default mergeConfig(

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { excludedTests } from './mutation-exclude.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -156,10 +157,8 @@ function groupedBy(items, keyOf) {
   return groups;
 }
 
-/** The globs a run left out, as `MUTATION_EXCLUDE` gives them to vitest.mutation.config.ts. */
-export function testsLeftOutBy(value = process.env['MUTATION_EXCLUDE']) {
-  return (value ?? '').split(',').map((glob) => glob.trim()).filter((glob) => glob !== '');
-}
+/** The globs a run left out: the same reading of `MUTATION_EXCLUDE` as vitest.mutation.config.ts's. */
+export { excludedTests as testsLeftOutBy };
 
 /**
  * The record with a report merged in: each file of the report replaces that file's entry, unless
@@ -345,7 +344,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     // The report carries no date: the time Stryker wrote it is when its files were measured.
     const measuredAt = statSync(args.in).mtime.toISOString();
     // Set MUTATION_EXCLUDE here as it was for the run: the report does not say what it left out.
-    const merge = mergeReport(record, report, { measuredAt, testsLeftOut: testsLeftOutBy() });
+    const merge = mergeReport(record, report, { measuredAt, testsLeftOut: excludedTests() });
     record = merge.record;
     for (const name of merge.changed) writeEntry(args.results, record[name]);
     for (const { name, why } of merge.skipped) console.error(`mutation-summary: ${name} not merged: ${why}`);
