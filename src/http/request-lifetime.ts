@@ -121,7 +121,8 @@ type Keyed = { [LIFETIME]?: RequestLifetime };
 
 /** The lifetime of the request identified by `key` (one per request), answered on `res`. */
 export function lifetimeOf(key: object, res: ServerResponse): RequestLifetime {
-  if (Object.hasOwn(key, LIFETIME)) return (key as Keyed)[LIFETIME]!;
+  const existing = existingLifetime(key);
+  if (existing !== undefined) return existing;
   const lifetime = new RequestLifetime(res);
   (key as Keyed)[LIFETIME] = lifetime;
   return lifetime;
